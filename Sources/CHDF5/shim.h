@@ -25,4 +25,10 @@ static inline hid_t chdf5_std_i32le(void) { H5open(); return H5T_STD_I32LE; }
 static inline hid_t chdf5_std_i64le(void) { H5open(); return H5T_STD_I64LE; }
 static inline hid_t chdf5_c_s1(void) { H5open(); return H5T_C_S1; }
 static inline hsize_t chdf5_unlimited(void) { return H5S_UNLIMITED; }
+/// FeatureStore: H5F_ACC_* are comma-expression macros (H5check(), H5open(), flag) that Swift cannot import.
+static inline unsigned chdf5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned chdf5_f_acc_excl(void) { return H5F_ACC_EXCL; }
+/// FeatureStore: H5E_DEFAULT and H5T_VARIABLE are cast macros ((hid_t)0, (size_t)-1); spelled as functions for Swift.
+static inline hid_t chdf5_e_default(void) { return H5E_DEFAULT; }
+static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
 #endif
