@@ -58,6 +58,9 @@ enum FFmpegCalls {
 
     static func findDecoder(_ id: AVCodecID) -> UnsafePointer<AVCodec>? { avcodec_find_decoder(id) }
     static func codecName(_ id: AVCodecID) -> String { String(cString: avcodec_get_name(id)) }
+    static func pixelFormatName(_ format: Int32) -> String {
+        av_get_pix_fmt_name(AVPixelFormat(rawValue: format)).map { String(cString: $0) } ?? "pixel format \(format)"
+    }
     static func mediaTypeName(_ type: AVMediaType) -> String? { av_get_media_type_string(type).map { String(cString: $0) } }
     static func codecAllocContext(_ codec: UnsafePointer<AVCodec>) -> CodecContext? { avcodec_alloc_context3(codec) }
     static func parametersToContext(_ ctx: CodecContext, _ par: UnsafePointer<AVCodecParameters>) -> Int32 { avcodec_parameters_to_context(ctx, par) }
@@ -87,4 +90,29 @@ enum FFmpegCalls {
         swr_convert(swr, out, outCount, input, inCount)
     }
     static func swrFree(_ swr: inout OpaquePointer?) { swr_free(&swr) }
+
+    // MARK: Pixel conversion (libswscale)
+
+    /// A converter from `width`×`height` `source` to the same size in `destination` (`sws_getContext`, no filters).
+    static func swsGetContext(_ width: Int32, _ height: Int32, _ source: AVPixelFormat, _ destination: AVPixelFormat,
+                              _ flags: Int32) -> OpaquePointer? {
+        sws_getContext(width, height, source, width, height, destination, flags, nil, nil, nil)
+    }
+    static func swsGetCoefficients(_ colorspace: Int32) -> UnsafePointer<Int32> { sws_getCoefficients(colorspace) }
+    static func swsGetColorspaceDetails(_ sws: OpaquePointer, _ invTable: inout UnsafeMutablePointer<Int32>?, _ srcRange: inout Int32,
+                                        _ table: inout UnsafeMutablePointer<Int32>?, _ dstRange: inout Int32,
+                                        _ brightness: inout Int32, _ contrast: inout Int32, _ saturation: inout Int32) -> Int32 {
+        sws_getColorspaceDetails(sws, &invTable, &srcRange, &table, &dstRange, &brightness, &contrast, &saturation)
+    }
+    static func swsSetColorspaceDetails(_ sws: OpaquePointer, _ invTable: UnsafePointer<Int32>, _ srcRange: Int32,
+                                        _ table: UnsafePointer<Int32>, _ dstRange: Int32,
+                                        _ brightness: Int32, _ contrast: Int32, _ saturation: Int32) -> Int32 {
+        sws_setColorspaceDetails(sws, invTable, srcRange, table, dstRange, brightness, contrast, saturation)
+    }
+    static func swsScale(_ sws: OpaquePointer, _ source: UnsafePointer<UnsafePointer<UInt8>?>, _ sourceStrides: UnsafePointer<Int32>,
+                         _ height: Int32, _ destination: UnsafePointer<UnsafeMutablePointer<UInt8>?>,
+                         _ destinationStrides: UnsafePointer<Int32>) -> Int32 {
+        sws_scale(sws, source, sourceStrides, 0, height, destination, destinationStrides)
+    }
+    static func swsFreeContext(_ sws: OpaquePointer) { sws_freeContext(sws) }
 }

@@ -103,9 +103,10 @@ final class StreamDecoder {
     let path: String
 
     /// Opens the decoder for `stream` the way the ffmpeg CLI does (parameters from the container, packet time
-    /// base set), with `threads` decoding threads.
+    /// base set), with `threads` decoding threads (0: FFmpeg picks from the core count) of `threadType`
+    /// (`FF_THREAD_FRAME`, `FF_THREAD_SLICE`; nil keeps libavcodec's default, both).
     /// - Throws: `MediaError` `.decodeFailed` when there is no decoder for the codec or it cannot be opened.
-    init(stream: UnsafeMutablePointer<AVStream>, threads: Int32, path: String) throws {
+    init(stream: UnsafeMutablePointer<AVStream>, threads: Int32, threadType: Int32? = nil, path: String) throws {
         self.path = path
         let parameters = stream.pointee.codecpar!
         let codecID = parameters.pointee.codec_id
@@ -123,6 +124,7 @@ final class StreamDecoder {
         }
         context.pointee.pkt_timebase = stream.pointee.time_base
         context.pointee.thread_count = threads
+        if let threadType { context.pointee.thread_type = threadType }
         status = FFmpegCalls.codecOpen(context, codec)
         if status < 0 {
             throw MediaError.ffmpeg(.decodeFailed, path: path, code: status,
@@ -295,5 +297,107 @@ struct SampleBuffer {
     consuming func finish() -> [Float] {
         storage.removeSubrange(count...)
         return storage
+    }
+}
+
+/// A libswscale context converting decoded video frames of one size, pixel format, colour range and matrix to
+/// packed RGB24 (`sws_getContext` … `sws_freeContext`), with the aligned buffer it writes into.
+///
+/// It is set up the way the ffmpeg CLI (5.1) sets up the scale filter it inserts for `-pix_fmt rgb24`
+/// (libavfilter `vf_scale`), so the output equals the CLI's byte for byte:
+/// - flags `SWS_BICUBIC`: the inserted filter's flags are empty and libswscale then picks bicubic. With no
+///   resize only the colour conversion matters; `SWS_ACCURATE_RND` would change it (up to 101 per value on a
+///   4:2:0 clip), `SWS_FULL_CHR_H_INT` makes no difference.
+/// - the YUV→RGB matrix of the frame's `colorspace` (`sws_getCoefficients`; unspecified means BT.601) and the
+///   input range of its `color_range` when set (else libswscale's own: full for the `yuvj` formats), given to
+///   `sws_setColorspaceDetails` as `vf_scale`'s `in_color_matrix=auto` does. Without it a BT.709 clip is up to
+///   41 per value off.
+/// - rows 64-pixel aligned, as in the CLI's frames: libswscale's x86 YUV→RGB code converts whole groups of 8
+///   pixels and, when a row's stride has no room for the last group, leaves the last pixels of each row unwritten
+///   (a 180-pixel-wide frame written with a packed 540-byte stride loses 4 pixels per row). ``convert(_:)``
+///   copies the rows out packed.
+final class RGBScaler {
+    let sws: OpaquePointer
+    let path: String
+    let width: Int32
+    let height: Int32
+    private let format: Int32
+    private let range: AVColorRange
+    private let colorspace: AVColorSpace
+    /// Bytes per row of ``buffer``: the width rounded up to 64 pixels, times 3.
+    private let rowStride: Int
+    private let buffer: UnsafeMutableRawPointer
+
+    /// Sets up a conversion for frames like `frame` (same size, format, range and colour matrix).
+    /// - Throws: `MediaError` `.decodeFailed` when libswscale cannot convert the frame's pixel format.
+    init(for frame: UnsafePointer<AVFrame>, path: String) throws {
+        self.path = path
+        width = frame.pointee.width
+        height = frame.pointee.height
+        format = frame.pointee.format
+        range = frame.pointee.color_range
+        colorspace = frame.pointee.colorspace
+        let formatName = FFmpegCalls.pixelFormatName(format)
+        guard width > 0, height > 0,
+              let sws = FFmpegCalls.swsGetContext(width, height, AVPixelFormat(rawValue: format), AV_PIX_FMT_RGB24, SWS_BICUBIC) else {
+            throw MediaError(reason: .decodeFailed, path: path,
+                             message: "libswscale cannot convert \(width)x\(height) \(formatName) frames to rgb24")
+        }
+        self.sws = sws  // from here on, deinit frees it
+        rowStride = (Int(width) + 63) / 64 * 64 * 3
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: rowStride * Int(height), alignment: 64)
+
+        // vf_scale's colour set-up: start from libswscale's defaults, then take the matrix and range the frame states.
+        var inverse: UnsafeMutablePointer<Int32>?, table: UnsafeMutablePointer<Int32>?
+        var sourceFull: Int32 = 0, destinationFull: Int32 = 0, brightness: Int32 = 0, contrast: Int32 = 0, saturation: Int32 = 0
+        var status = FFmpegCalls.swsGetColorspaceDetails(sws, &inverse, &sourceFull, &table, &destinationFull,
+                                                         &brightness, &contrast, &saturation)
+        if status >= 0 {
+            let coefficients = FFmpegCalls.swsGetCoefficients(Int32(colorspace.rawValue))
+            if range != AVCOL_RANGE_UNSPECIFIED { sourceFull = range == AVCOL_RANGE_JPEG ? 1 : 0 }
+            status = FFmpegCalls.swsSetColorspaceDetails(sws, coefficients, sourceFull, coefficients, destinationFull,
+                                                         brightness, contrast, saturation)
+        }
+        if status < 0 {
+            throw MediaError(reason: .decodeFailed, path: path, code: status,
+                             message: "libswscale cannot set the colour matrix and range of \(formatName) frames")
+        }
+    }
+
+    deinit {
+        FFmpegCalls.swsFreeContext(sws)
+        buffer.deallocate()
+    }
+
+    /// Whether `frame` has the size, format, range and colour matrix this scaler was made for.
+    func accepts(_ frame: UnsafePointer<AVFrame>) -> Bool {
+        frame.pointee.width == width && frame.pointee.height == height && frame.pointee.format == format
+            && frame.pointee.color_range == range && frame.pointee.colorspace == colorspace
+    }
+
+    /// Converts `frame` (`sws_scale`) and returns its pixels as packed RGB24 rows, `width * height * 3` bytes.
+    /// - Throws: `MediaError` `.decodeFailed` when `sws_scale` fails.
+    func convert(_ frame: UnsafePointer<AVFrame>) throws -> [UInt8] {
+        var destination: UnsafeMutablePointer<UInt8>? = buffer.assumingMemoryBound(to: UInt8.self)
+        var destinationStride = Int32(rowStride)
+        let rows = withUnsafeBytes(of: frame.pointee.data) { planes in
+            withUnsafeBytes(of: frame.pointee.linesize) { strides in
+                FFmpegCalls.swsScale(sws, planes.baseAddress!.assumingMemoryBound(to: UnsafePointer<UInt8>?.self),
+                                     strides.baseAddress!.assumingMemoryBound(to: Int32.self), height,
+                                     &destination, &destinationStride)
+            }
+        }
+        guard rows == height else {
+            throw MediaError(reason: .decodeFailed, path: path, code: rows < 0 ? rows : nil,
+                             message: "sws_scale converted \(rows) of \(height) rows to rgb24")
+        }
+        let rowBytes = Int(width) * 3, count = rowBytes * Int(height)
+        return [UInt8](unsafeUninitializedCapacity: count) { pixels, initialized in
+            for row in 0..<Int(height) {
+                (pixels.baseAddress! + row * rowBytes).initialize(
+                    from: (buffer + row * rowStride).assumingMemoryBound(to: UInt8.self), count: rowBytes)
+            }
+            initialized = count
+        }
     }
 }
