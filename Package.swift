@@ -62,6 +62,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "COpenCVShimTests", dependencies: ["COpenCVShim"]),
         .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["FeatureStore", "TestSupport"]),
     ]
 )

@@ -1,0 +1,67 @@
+import Foundation
+
+/// Why a stage will run (or did) for an item or shard — the answer `status` and `--dry-run` give.
+public enum RunReason: String, Sendable, CaseIterable, Comparable {
+    case neverBuilt = "never built"
+    case codeChanged = "code changed"
+    case paramsChanged = "params changed"
+    case inputChanged = "input changed"
+    case outputMissing = "output missing"
+    case forced = "forced"
+    case failedBefore = "failed before (retrying)"
+
+    public static func < (a: RunReason, b: RunReason) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// The parts of one item's fingerprint for one stage, kept apart so a mismatch can say which part changed.
+public struct ItemFingerprint: Sendable, Equatable {
+    public var codeVersion: Int
+    public var paramsHash: String
+    public var inputHash: String
+    public var value: String
+
+    public init(stage: String, kind: String, codeVersion: Int, paramsJSON: String, inputs: [String]) {
+        self.codeVersion = codeVersion
+        paramsHash = SHA256.hex(paramsJSON)
+        inputHash = SHA256.hex(inputs.joined(separator: "\n"))
+        value = SHA256.hex("\(stage)\n\(kind)\n\(codeVersion)\n\(paramsHash)\n\(inputHash)")
+    }
+
+    /// Compares with what the run records hold; nil when they agree.
+    func reason(against record: RunStore.ItemRecord?) -> RunReason? {
+        guard let record else { return .neverBuilt }
+        if record.codeVersion != codeVersion { return .codeChanged }
+        if record.paramsHash != paramsHash { return .paramsChanged }
+        if record.inputHash != inputHash || record.fingerprint != value { return .inputChanged }
+        return nil
+    }
+}
+
+/// A clip's content identity: its size and a SHA-256 of its first and last 64 KiB (the MP4 header and, where
+/// the moov atom sits, the tail). The mtime only keys the cached hash, so moving or copying the dataset
+/// (new mtimes, same bytes) does not recompute anything, while a re-encoded or truncated clip does.
+enum MediaIdentity {
+    static let window = 64 * 1024
+
+    static func identity(of url: URL?, store: RunStore?) -> String {
+        guard let url else { return "missing" }
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return "missing" }
+        let size = Int64(st.st_size)
+        let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        if let cached = try? store?.mediaHash(path: url.path, size: size, mtimeNs: mtime) { return "\(size):\(cached)" }
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return "unreadable:\(size)" }
+        defer { try? handle.close() }
+        var h = SHA256()
+        h.update((try? handle.read(upToCount: window)) ?? Data())
+        if size > Int64(window) {
+            try? handle.seek(toOffset: UInt64(max(Int64(window), size - Int64(window))))
+            h.update((try? handle.readToEnd()) ?? Data())
+        }
+        let hash = h.finalizeHex()
+        try? store?.putMediaHash(path: url.path, size: size, mtimeNs: mtime, hash: hash)
+        return "\(size):\(hash)"
+    }
+}

@@ -1,0 +1,139 @@
+import Datasets
+import Foundation
+
+/// Why one item failed in one stage: a stable reason code (recorded, listed by `status`) and one clear sentence.
+public struct ItemFailure: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public var message: String
+    public init(reason: String, message: String) { self.reason = reason; self.message = message }
+    public var description: String { "\(reason): \(message)" }
+}
+
+/// The shape of what a persisted stage writes per item (DESIGN.md §5).
+public struct OutputSchema: Sendable {
+    /// Fixed-shape features: `features [N, ...fixedShape]`.
+    public var fixedShape: [Int]?
+    /// Variable-length sequences: `values [sum T, ...rowShape]` plus `offsets [N+1]`.
+    public var sequenceRowShape: [Int]?
+    /// Per-item integers, e.g. `n_frames` (the count of real frames).
+    public var perItemInts: [String] = []
+    /// Per-row floats beside `values`, e.g. `frame_times`.
+    public var perRowFloats: [String] = []
+    /// Rows per HDF5 chunk for `features` (1–8 items) or `values` (about 64–128 frames).
+    public var chunkRows: Int = 1
+}
+
+/// One item's output of a persisted stage.
+public struct ItemFeature: Sendable {
+    public var fixed: [Float]? = nil
+    public var sequence: [Float]? = nil
+    public var sequenceRows: Int = 0
+    public var perItemInts: [String: Int64] = [:]
+    public var perRowFloats: [String: [Float]] = [:]
+    public init() {}
+}
+
+/// What a stage hands to the stages after it, in memory. Ephemeral stages (audio) are never written.
+public enum StageValue: Sendable {
+    case audio(samples: [Float], sampleRate: Int)
+    case feature(ItemFeature)
+}
+
+/// Which inputs an item's fingerprint covers besides upstream stages.
+public enum StageInput: Sendable {
+    /// The clip's content identity (size and a hash of its head and tail).
+    case media
+    /// Only upstream stages.
+    case upstream
+}
+
+/// A kind of stage: parameter schema, code version, and how to run it. A stage in a pipeline file is an
+/// instance of a kind with parameters (like llbuild's rules: key, signature, and the reason it ran).
+public protocol StageKind {
+    /// The `kind:` name in pipeline files.
+    static var kind: String { get }
+    /// Bumped whenever the code changes what it computes: a new version recomputes the stage ("code changed").
+    static var version: Int { get }
+    static var paramSchema: [String: ParamSpec] { get }
+    /// A kind that must be among `needs` (mfcc needs an audio stage).
+    static var requiredUpstreamKind: String? { get }
+    static var input: StageInput { get }
+    /// A cross-parameter problem, or nil.
+    static func validate(_ params: Params) -> String?
+    /// Builds the runner; `upstream` maps the names in `needs` to their specs.
+    static func make(_ spec: StageSpec, upstream: [StageSpec]) throws -> StageRunner
+}
+
+extension StageKind {
+    public static var requiredUpstreamKind: String? { nil }
+    public static func validate(_ params: Params) -> String? { nil }
+}
+
+/// A stage ready to run on items. Must be safe to call from several threads at once.
+public protocol StageRunner: AnyObject, Sendable {
+    /// nil for ephemeral stages (kept in memory, never written to the cache).
+    var output: OutputSchema? { get }
+    /// Extra root attributes for this stage's files (e.g. `sample_rate`, `hop_seconds`).
+    var attributes: [String: String] { get }
+    func run(_ item: ItemContext) throws -> StageValue
+}
+
+extension StageRunner {
+    public var attributes: [String: String] { [:] }
+}
+
+/// The stage kinds `pipeline` knows.
+public struct StageRegistry: Sendable {
+    public var kinds: [String: StageKind.Type]
+
+    public static let standard = StageRegistry(kinds: [
+        AudioStage.kind: AudioStage.self,
+        MFCCStage.kind: MFCCStage.self,
+        MelSpecStage.kind: MelSpecStage.self,
+    ])
+}
+
+/// One item on its way through the stages: its annotation row, its clip, and the memoised values of the stages
+/// that already ran on it, so a clip is decoded once for all stages that need it.
+public final class ItemContext: @unchecked Sendable {
+    public let utterance: Utterance
+    public let clip: URL?
+    private let runners: [String: StageRunner]
+    private let needs: [String: [String]]
+    private var values: [String: Result<StageValue, ItemFailure>] = [:]
+
+    init(utterance: Utterance, clip: URL?, runners: [String: StageRunner], needs: [String: [String]]) {
+        self.utterance = utterance
+        self.clip = clip
+        self.runners = runners
+        self.needs = needs
+    }
+
+    /// The value of `stage` for this item, computing it (and what it needs) on first use.
+    public func value(of stage: String) throws -> StageValue {
+        if let cached = values[stage] { return try cached.get() }
+        let result: Result<StageValue, ItemFailure>
+        do {
+            result = .success(try runners[stage]!.run(self))
+        } catch let f as ItemFailure {
+            result = .failure(f)
+        } catch {
+            result = .failure(ItemFailure(reason: "internal_error", message: "\(stage): \(error)"))
+        }
+        values[stage] = result
+        return try result.get()
+    }
+
+    /// The first upstream stage's value (the common single-input case).
+    public func upstream(of stage: String) throws -> StageValue {
+        try value(of: needs[stage]!.first!)
+    }
+
+    /// The decoded audio from the upstream audio stage.
+    public func upstreamAudio(of stage: String) throws -> (samples: [Float], sampleRate: Int) {
+        guard case .audio(let s, let r) = try upstream(of: stage) else {
+            throw ItemFailure(reason: "internal_error", message: "\(stage) expected audio from its upstream stage")
+        }
+        return (s, r)
+    }
+}

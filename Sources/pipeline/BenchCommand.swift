@@ -1,0 +1,181 @@
+import ArgumentParser
+import DSP
+import Foundation
+import MediaIO
+import PipelineKit
+
+extension PipelineCommand {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Benchmarks against the references on the same inputs, in one run (not a test).",
+            discussion: """
+                audio: our decode+resample against `ffmpeg -benchmark` doing the same conversion; our MFCC against
+                librosa's (when a Python with librosa is found); the audio stages of `extract` in clips per second.
+                Absolute times drift 5-20% on shared machines; the ratios are the result.
+                """)
+
+        @Argument(help: "What to benchmark: audio.")
+        var what: String = "audio"
+
+        @Option(help: ArgumentHelp("A folder of .mp4 clips to use (default: the bundled sample's clips).", valueName: "dir"))
+        var clips: String?
+
+        @Option(help: "How many clips the end-to-end run processes (the sample's clips repeated).")
+        var endToEndClips: Int = 300
+
+        @Option(help: "Python with librosa for the MFCC reference (default: python3 on PATH).")
+        var python: String = "python3"
+
+        func run() throws {
+            guard what == "audio" else { throw ValidationError("unknown benchmark `\(what)` (known: audio)") }
+            try AudioBench(clipsDir: clips, endToEndClips: endToEndClips, python: python).run()
+        }
+    }
+}
+
+struct AudioBench {
+    var clipsDir: String?
+    var endToEndClips: Int
+    var python: String
+
+    func clips() throws -> [URL] {
+        let dir = clipsDir.map { URL(fileURLWithPath: $0) } ?? Locations.find("Samples/MELD.Raw")
+        guard let dir, let e = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil) else {
+            throw ConfigurationError("no clips folder (pass --clips DIR)")
+        }
+        let urls = e.compactMap { $0 as? URL }.filter { $0.pathExtension == "mp4" }.sorted { $0.path < $1.path }
+        guard !urls.isEmpty else { throw ConfigurationError("no .mp4 clips under \(dir.path)") }
+        return urls
+    }
+
+    func run() throws {
+        let urls = try clips()
+        print("benchmark: audio, \(urls.count) clips, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+        // 1. Decode + resample to 16 kHz mono: ours (one thread) vs ffmpeg's own loop (its -benchmark rtime).
+        let repeats = 3
+        var ours = Double.infinity
+        for _ in 0..<repeats { ours = min(ours, try MediaBenchmark.timeDecode(urls: urls, sampleRate: 16000)) }
+        var theirs = 0.0
+        var ffmpegOK = true
+        for url in urls {
+            var best = Double.infinity
+            for _ in 0..<repeats {
+                guard let t = ffmpegRealTime(url) else { ffmpegOK = false; break }
+                best = min(best, t)
+            }
+            theirs += best
+        }
+        if ffmpegOK {
+            print(String(format: "decode+resample: ours %.1f ms, ffmpeg -benchmark %.1f ms (all clips, best of %d): ratio ffmpeg/ours = %.2fx",
+                         ours * 1000, theirs * 1000, repeats, theirs / ours))
+        } else {
+            print(String(format: "decode+resample: ours %.1f ms; ffmpeg not found, no reference", ours * 1000))
+        }
+
+        // 2. MFCC per clip: ours vs librosa on the same decoded samples.
+        let audio = try urls.map { try AudioDecoder.decodeMono(url: $0, sampleRate: 16000).samples }
+        let mfcc = try MFCC(MFCCConfig())
+        _ = mfcc
+        var oursMFCC = 0.0
+        for a in audio { oursMFCC += DSPBenchmark.timeMFCC(samples: a, repeats: 5) }
+        let perClip = oursMFCC / Double(audio.count)
+        if let lib = librosaTime(audio) {
+            print(String(format: "mfcc 13x401: ours %.3f ms/clip, librosa %.3f ms/clip: ratio librosa/ours = %.1fx", perClip * 1000, lib * 1000, lib / perClip))
+        } else {
+            print(String(format: "mfcc 13x401: ours %.3f ms/clip; no Python with librosa found (%@), no reference", perClip * 1000, python))
+        }
+
+        // 3. The audio stages of extract, end to end, on MELD-length clips.
+        let rate = try endToEnd(urls)
+        print(String(format: "extract audio stages (audio+mfcc+melspec, cache writes included): %.1f clips/s on %d clips", rate.0, rate.1))
+    }
+
+    func ffmpegRealTime(_ url: URL) -> Double? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ffmpeg", "-nostdin", "-hide_banner", "-benchmark", "-i", url.path, "-vn", "-ac", "1", "-ar", "16000",
+                       "-f", "f32le", "-y", "/dev/null"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        // "bench: utime=0.012s stime=0.004s rtime=0.016s"
+        let text = String(decoding: data, as: UTF8.self)
+        guard let r = text.range(of: "rtime=") else { return nil }
+        let rest = text[r.upperBound...].prefix { $0 == "." || $0.isNumber }
+        return Double(rest)
+    }
+
+    func librosaTime(_ audio: [[Float]]) -> Double? {
+        guard let dir = try? FileManager.default.url(for: .itemReplacementDirectory, in: .userDomainMask,
+                                                     appropriateFor: URL(fileURLWithPath: "/tmp"), create: true) else { return nil }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var paths: [String] = []
+        for (i, a) in audio.enumerated() {
+            let url = dir.appendingPathComponent("clip\(i).f32")
+            a.withUnsafeBufferPointer { try? Data(buffer: $0).write(to: url) }
+            paths.append(url.path)
+        }
+        let script = """
+            import sys, time, numpy as np
+            import librosa
+            tot = 0.0
+            for p in sys.argv[1:]:
+                y = np.fromfile(p, dtype='<f4')
+                best = 1e9
+                for _ in range(5):
+                    t = time.perf_counter()
+                    m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=400, hop_length=160, n_mels=40, fmin=0, fmax=8000)
+                    m = m[:, :401]
+                    if m.shape[1] < 401: m = np.pad(m, ((0, 0), (0, 401 - m.shape[1])))
+                    best = min(best, time.perf_counter() - t)
+                tot += best
+            print(tot / (len(sys.argv) - 1))
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, "-c", script] + paths
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        return Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Builds a MELD-layout dataset of `endToEndClips` items (symlinks to the clips), runs the audio stages of
+    /// extract on it into a scratch cache, and returns clips per second.
+    func endToEnd(_ urls: [URL]) throws -> (Double, Int) {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("meld-bench-\(getpid())")
+        defer { try? fm.removeItem(at: root) }
+        let clipsDir = root.appendingPathComponent("MELD.Raw/train_splits")
+        try fm.createDirectory(at: clipsDir, withIntermediateDirectories: true)
+        var csv = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\r\n"
+        for i in 0..<endToEndClips {
+            let d = i / 10, u = i % 10
+            try fm.createSymbolicLink(at: clipsDir.appendingPathComponent("dia\(d)_utt\(u).mp4"), withDestinationURL: urls[i % urls.count])
+            csv += "\(i + 1),Benchmark line.,Joey,neutral,neutral,\(d),\(u),1,1,\"00:00:01,000\",\"00:00:04,000\"\r\n"
+        }
+        try csv.write(to: root.appendingPathComponent("MELD.Raw/train_sent_emo.csv"), atomically: true, encoding: .utf8)
+        guard let pipelineURL = Locations.find("Pipelines/extract.yaml") else { throw ConfigurationError("Pipelines/extract.yaml not found") }
+        let spec = try PipelineSpec.load(from: pipelineURL)
+        var options = Engine.Options(datasetRoot: root.appendingPathComponent("MELD.Raw"),
+                                     cacheDir: root.appendingPathComponent("Cache"),
+                                     manifestsDir: root.appendingPathComponent("Manifests"), splits: [.train])
+        options.only = ["mfcc", "melspec"]
+        options.progress = false
+        let start = Date()
+        let engine = try Engine(spec: spec, options: options)
+        let summary = try engine.run()
+        let elapsed = Date().timeIntervalSince(start)
+        guard summary.failures.isEmpty else { throw ConfigurationError("benchmark run had failures: \(summary.failures.first!)") }
+        return (Double(endToEndClips) / elapsed, endToEndClips)
+    }
+}

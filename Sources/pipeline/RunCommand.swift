@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import PipelineKit
+
+extension PipelineCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a pipeline (resumes where it stopped; recomputes only what changed).")
+
+        @Argument(help: "A pipeline name in Pipelines/ (e.g. extract) or a path to a pipeline file.")
+        var pipeline: String = "extract"
+
+        @OptionGroup var dataset: DatasetOptions
+
+        @Option(help: ArgumentHelp("Run only these stages (and what they need).", valueName: "s1,s2"))
+        var only: String?
+
+        @Option(help: ArgumentHelp("Recompute these stages even if up to date.", valueName: "s1,s2"))
+        var force: String?
+
+        @Option(name: .customLong("set"), help: ArgumentHelp("Override a stage parameter (repeatable).", valueName: "stage.param=value"))
+        var overrides: [String] = []
+
+        @Option(help: ArgumentHelp("Items per shard (the unit of work and of commit).", valueName: "n"))
+        var shardSize: Int?
+
+        @Flag(help: "Say what would run and why, and do nothing.")
+        var dryRun = false
+
+        @Flag(help: "Recompute items that failed before even if their inputs did not change.")
+        var retryFailed = false
+
+        @Flag(help: "No progress display.")
+        var quiet = false
+
+        func validate() throws {
+            if let n = shardSize, n < 1 { throw ValidationError("--shard-size must be at least 1") }
+        }
+
+        func run() throws {
+            var spec = try PipelineSpec.load(from: Locations.pipeline(pipeline), overrides: overrides)
+            if let n = shardSize { spec.shardSize = n }
+            var options = Engine.Options(datasetRoot: try dataset.resolveRoot(spec),
+                                         cacheDir: URL(fileURLWithPath: dataset.cache),
+                                         manifestsDir: URL(fileURLWithPath: dataset.manifests),
+                                         splits: try dataset.splitList(spec))
+            options.only = commaList(only)
+            options.force = commaList(force) ?? []
+            options.retryFailed = retryFailed
+            options.jobs = dataset.jobs
+            options.progress = !quiet
+            let engine = try Engine(spec: spec, options: options)
+            if dryRun {
+                let rows = engine.status(try engine.plan())
+                print(Engine.renderStatus(rows, dryRun: true), terminator: "")
+                return
+            }
+            let start = Date()
+            let summary = try engine.run()
+            let elapsed = Date().timeIntervalSince(start)
+            var parts: [String] = []
+            for s in Set(summary.computedItems.keys).union(summary.reusedItems.keys).sorted() {
+                parts.append("\(s): \(summary.computedItems[s] ?? 0) computed, \(summary.reusedItems[s] ?? 0) reused")
+            }
+            print("pipeline \(spec.name): \(parts.joined(separator: "; ")) in \(String(format: "%.1f", elapsed)) s")
+            print("cache: \(options.cacheDir.path)/\(spec.datasetName)/<feature>/<split>.h5")
+            if !summary.failures.isEmpty {
+                print(FailureList.render(summary.failures))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+/// The failures at the end of a run or in `status`, grouped by item.
+enum FailureList {
+    static func render(_ failures: [(key: String, stage: String, reason: String, message: String)]) -> String {
+        var byKey: [String: [(stage: String, reason: String, message: String)]] = [:]
+        var order: [String] = []
+        for f in failures {
+            if byKey[f.key] == nil { order.append(f.key) }
+            byKey[f.key, default: []].append((f.stage, f.reason, f.message))
+        }
+        var out = "\(order.count) item(s) failed:\n"
+        for k in order {
+            let fs = byKey[k]!
+            let stages = fs.map(\.stage).joined(separator: ", ")
+            out += "  \(k) [\(stages)] \(fs[0].reason): \(fs[0].message)\n"
+        }
+        return out
+    }
+}
