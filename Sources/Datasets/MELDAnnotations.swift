@@ -4,20 +4,28 @@ import Foundation
 /// failure can be recorded against that item.
 public struct CSVRowError: Error, Codable, Sendable, CustomStringConvertible {
     public var split: Split
+    /// The 1-based physical line the row starts on (the header is line 1).
     public var line: Int
-    /// Stable code: `wrong_field_count`, `bad_id`, `bad_label`, `bad_time`, `duplicate_key`, `unterminated_quote`.
+    /// A stable code: "wrong_field_count", "bad_id", "bad_label", "bad_time", "duplicate_key",
+    /// "unterminated_quote".
     public var reason: String
     public var message: String
     public var key: UtteranceKey?
 
-    public init(split: Split, line: Int, reason: String, message: String, key: UtteranceKey?) {
-        self.split = split; self.line = line; self.reason = reason; self.message = message; self.key = key
+    public init(split: Split, line: Int, reason: String, message: String, key: UtteranceKey? = nil) {
+        self.split = split
+        self.line = line
+        self.reason = reason
+        self.message = message
+        self.key = key
     }
 
-    public var description: String { "\(split.rawValue) CSV line \(line): \(reason): \(message)" }
+    public var description: String {
+        "\(split.rawValue) line \(line): \(reason): \(message)" + (key.map { " (\($0))" } ?? "")
+    }
 }
 
-/// Why a dataset could not be read at all (as opposed to one bad row).
+/// Errors finding or reading a MELD copy.
 public enum DatasetError: Error, CustomStringConvertible {
     case rootNotFound(String)
     case csvNotFound(split: Split, searched: [String])
@@ -26,75 +34,102 @@ public enum DatasetError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .rootNotFound(let p): return "dataset folder \(p) does not exist"
-        case .csvNotFound(let s, let searched):
-            return "no \(s.rawValue)_sent_emo.csv found under \(searched.joined(separator: ", "))"
-        case .unreadable(let p, let m): return "cannot read \(p): \(m)"
-        case .missingColumn(let p, let c): return "\(p) has no `\(c)` column"
+        case .rootNotFound(let path): return "dataset root not found: \(path)"
+        case .csvNotFound(let split, let searched):
+            return "no \(split.rawValue)_sent_emo.csv found; searched \(searched.joined(separator: ", "))"
+        case .unreadable(let path, let message): return "cannot read \(path): \(message)"
+        case .missingColumn(let path, let column): return "\(path): the header has no `\(column)` column"
         }
     }
 }
 
-/// MELD's annotation CSVs (`*_sent_emo.csv`, and Dyadic's with extra columns): columns are found by header
-/// name, `Sr No.` is ignored, text and speaker are repaired with `MELDText.repair`.
-public enum MELDAnnotations {
-    static let required = ["Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
-                           "Season", "Episode", "StartTime", "EndTime"]
+/// The parser of MELD's `*_sent_emo.csv` annotation files (MELD-DATA.md §1–4).
+///
+/// ```swift
+/// let (utterances, errors) = try MELDAnnotations.parse(Data(contentsOf: url), split: .train)
+/// ```
+public struct MELDAnnotations {
+    /// The columns read, by header name; any others (`Sr No.`, Dyadic's `Old_*`) are ignored.
+    static let requiredColumns = ["Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID",
+                                  "Season", "Episode", "StartTime", "EndTime"]
 
-    /// Parses one split's CSV. Malformed rows become errors, never a throw; a missing required column or an
-    /// empty file throws. Utterances come back sorted by key.
-    public static func parse(_ data: Data, split: Split, path: String = "CSV") throws -> (utterances: [Utterance], errors: [CSVRowError]) {
-        let bytes = Array(MELDText.decode(data).utf8)
-        var header: [String: Int]?
+    /// Parses one split's `*_sent_emo.csv` (columns by header name, so Dyadic's extra columns or a missing
+    /// `Sr No.` are fine; `Sr No.` ignored). CRLF or LF, quoted fields, doubled quotes. Text and speaker are
+    /// repaired with MELDText.repair. Utterances sorted by key. Malformed rows become errors, never a throw;
+    /// a missing required column or an empty file throws.
+    ///
+    /// - Parameters:
+    ///   - data: the file's bytes (UTF-8, or cp1252 as a fallback; see `MELDText.decode`).
+    ///   - split: the split the rows belong to.
+    ///   - path: the file named in thrown errors (default `<split>_sent_emo.csv`).
+    /// - Returns: the good rows sorted by key, and one error per malformed row in line order. Of two rows with
+    ///   the same key the first is kept and the second is a `duplicate_key` error.
+    /// - Throws: `DatasetError.unreadable` for a file with no header, `.missingColumn` for a missing column.
+    public static func parse(_ data: Data, split: Split, path: String? = nil) throws
+        -> (utterances: [Utterance], errors: [CSVRowError]) {
+        let path = path ?? "\(split.rawValue)_sent_emo.csv"
+        var column: [String: Int]?
         var utterances: [Utterance] = []
         var errors: [CSVRowError] = []
-        var seen: [UtteranceKey: Int] = [:]
-        var headerError: DatasetError?
-        readCSV(bytes) { record in
-            guard headerError == nil else { return }
-            guard let columns = header else {
-                var map: [String: Int] = [:]
-                for (i, name) in record.fields.enumerated() { map[name.trimmingCharacters(in: .whitespaces)] = i }
-                if let missing = required.first(where: { map[$0] == nil }) {
-                    headerError = .missingColumn(path: path, column: missing)
+        var missing: String?
+        var seen: Set<UtteranceKey> = []
+        utterances.reserveCapacity(data.count / 100)
+
+        readCSV(Array(MELDText.decode(data).utf8)) { record in
+            guard missing == nil else { return }
+            guard let column else {
+                var names: [String: Int] = [:]
+                for (i, name) in record.fields.enumerated() {
+                    let name = name.trimmingCharacters(in: .whitespaces)
+                    if names[name] == nil { names[name] = i }
                 }
-                header = map
+                missing = requiredColumns.first { names[$0] == nil }
+                column = names
                 return
             }
-            let f = record.fields
-            func field(_ name: String) -> String { f[columns[name]!] }
-            let dia = columns["Dialogue_ID"].flatMap { $0 < f.count ? parseUnsigned(f[$0].trimmingCharacters(in: .whitespaces)) : nil }
-            let utt = columns["Utterance_ID"].flatMap { $0 < f.count ? parseUnsigned(f[$0].trimmingCharacters(in: .whitespaces)) : nil }
-            let key = (dia != nil && utt != nil) ? UtteranceKey(split: split, dialogueID: dia!, utteranceID: utt!) : nil
-            func fail(_ reason: String, _ message: String) {
+            func fail(_ reason: String, _ message: String, _ key: UtteranceKey? = nil) {
                 errors.append(CSVRowError(split: split, line: record.line, reason: reason, message: message, key: key))
             }
-            if record.unterminatedQuote { return fail("unterminated_quote", "a quoted field is not closed") }
-            guard f.count == columns.count else {
-                return fail("wrong_field_count", "\(f.count) fields, expected \(columns.count)")
+            if record.unterminatedQuote { return fail("unterminated_quote", "a quoted field is not closed on its line") }
+            guard record.fields.count == column.count else {
+                return fail("wrong_field_count", "\(record.fields.count) fields, the header has \(column.count)")
             }
-            guard let key else {
-                return fail("bad_id", "Dialogue_ID `\(field("Dialogue_ID"))` / Utterance_ID `\(field("Utterance_ID"))` are not non-negative integers")
+            func field(_ name: String) -> String { record.fields[column[name]!] }
+            func number(_ name: String) -> Int? { parseUnsigned(trimmedSpaces(field(name))) }
+
+            guard let dia = number("Dialogue_ID"), let utt = number("Utterance_ID") else {
+                return fail("bad_id", "Dialogue_ID `\(field("Dialogue_ID"))` / Utterance_ID `\(field("Utterance_ID"))` "
+                    + "is not a non-negative integer")
             }
-            guard let emotion = Emotion(rawValue: field("Emotion").trimmingCharacters(in: .whitespaces).lowercased()) else {
-                return fail("bad_label", "unknown emotion `\(field("Emotion"))`")
+            let key = UtteranceKey(split: split, dialogueID: dia, utteranceID: utt)
+            guard let season = number("Season"), let episode = number("Episode") else {
+                return fail("bad_id", "Season `\(field("Season"))` / Episode `\(field("Episode"))` "
+                    + "is not a non-negative integer", key)
             }
-            guard let sentiment = Sentiment(rawValue: field("Sentiment").trimmingCharacters(in: .whitespaces).lowercased()) else {
-                return fail("bad_label", "unknown sentiment `\(field("Sentiment"))`")
+            guard let emotion = Emotion(rawValue: label(field("Emotion"))) else {
+                return fail("bad_label", "unknown emotion `\(field("Emotion"))`", key)
+            }
+            guard let sentiment = Sentiment(rawValue: label(field("Sentiment"))) else {
+                return fail("bad_label", "unknown sentiment `\(field("Sentiment"))`", key)
             }
             guard let start = MELDTime.parse(field("StartTime")), let end = MELDTime.parse(field("EndTime")) else {
-                return fail("bad_time", "StartTime `\(field("StartTime"))` / EndTime `\(field("EndTime"))` are not H:MM:SS,fff")
+                return fail("bad_time", "StartTime `\(field("StartTime"))` / EndTime `\(field("EndTime"))` "
+                    + "is not H:MM:SS,fff", key)
             }
-            if let first = seen[key] { return fail("duplicate_key", "\(key) already defined on line \(first)") }
-            seen[key] = record.line
+            guard seen.insert(key).inserted else {
+                return fail("duplicate_key", "\(key) already appeared on an earlier line", key)
+            }
             utterances.append(Utterance(key: key, text: MELDText.repair(field("Utterance")),
-                                        speaker: MELDText.repair(field("Speaker")), emotion: emotion, sentiment: sentiment,
-                                        season: parseUnsigned(field("Season")) ?? 0, episode: parseUnsigned(field("Episode")) ?? 0,
+                                        speaker: MELDText.repair(field("Speaker")), emotion: emotion,
+                                        sentiment: sentiment, season: season, episode: episode,
                                         startTime: start, endTime: end))
         }
-        if let headerError { throw headerError }
-        guard header != nil else { throw DatasetError.unreadable(path: path, message: "the file is empty") }
+        guard column != nil else { throw DatasetError.unreadable(path: path, message: "the file is empty (no header row)") }
+        if let missing { throw DatasetError.missingColumn(path: path, column: missing) }
         utterances.sort { $0.key < $1.key }
         return (utterances, errors)
     }
+
+    /// A label as written, trimmed and lowercased (MELD's are already lowercase).
+    private static func label(_ s: String) -> String { trimmedSpaces(s).lowercased() }
 }
