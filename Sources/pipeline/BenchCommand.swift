@@ -75,8 +75,6 @@ struct AudioBench {
 
         // 2. MFCC per clip: ours vs librosa on the same decoded samples.
         let audio = try urls.map { try AudioDecoder.decodeMono(url: $0, sampleRate: 16000).samples }
-        let mfcc = try MFCC(MFCCConfig())
-        _ = mfcc
         var oursMFCC = 0.0
         for a in audio { oursMFCC += DSPBenchmark.timeMFCC(samples: a, repeats: 5) }
         let perClip = oursMFCC / Double(audio.count)
@@ -91,20 +89,24 @@ struct AudioBench {
         print(String(format: "extract audio stages (audio+mfcc+melspec, cache writes included): %.1f clips/s on %d clips", rate.0, rate.1))
     }
 
-    func ffmpegRealTime(_ url: URL) -> Double? {
+    /// Runs a program found on PATH; returns the chosen output stream's text, or nil if it failed to run or exit 0.
+    func capture(_ arguments: [String], stderr: Bool) -> String? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ffmpeg", "-nostdin", "-hide_banner", "-benchmark", "-i", url.path, "-vn", "-ac", "1", "-ar", "16000",
-                       "-f", "f32le", "-y", "/dev/null"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
+        p.arguments = arguments
+        let pipe = Pipe()
+        if stderr { p.standardError = pipe; p.standardOutput = FileHandle.nullDevice }
+        else { p.standardOutput = pipe; p.standardError = FileHandle.nullDevice }
         guard (try? p.run()) != nil else { return nil }
-        let data = err.fileHandleForReading.readDataToEndOfFile()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        // "bench: utime=0.012s stime=0.004s rtime=0.016s"
-        let text = String(decoding: data, as: UTF8.self)
+        return p.terminationStatus == 0 ? String(decoding: data, as: UTF8.self) : nil
+    }
+
+    func ffmpegRealTime(_ url: URL) -> Double? {
+        // ffmpeg's own decode loop time, from "bench: utime=0.012s stime=0.004s rtime=0.016s" (no process start-up).
+        guard let text = capture(["ffmpeg", "-nostdin", "-hide_banner", "-benchmark", "-i", url.path, "-vn", "-ac", "1",
+                                  "-ar", "16000", "-f", "f32le", "-y", "/dev/null"], stderr: true) else { return nil }
         guard let r = text.range(of: "rtime=") else { return nil }
         let rest = text[r.upperBound...].prefix { $0 == "." || $0.isNumber }
         return Double(rest)
@@ -136,17 +138,8 @@ struct AudioBench {
                 tot += best
             print(tot / (len(sys.argv) - 1))
             """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [python, "-c", script] + paths
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return Double(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return capture([python, "-c", script] + paths, stderr: false)
+            .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// Builds a MELD-layout dataset of `endToEndClips` items (symlinks to the clips), runs the audio stages of

@@ -63,6 +63,14 @@ struct DatasetOptions: ParsableArguments {
         return sample
     }
 
+    /// Engine options from these flags and the pipeline file (root, cache, manifests, splits, jobs).
+    func engineOptions(_ spec: PipelineSpec) throws -> Engine.Options {
+        var options = Engine.Options(datasetRoot: try resolveRoot(spec), cacheDir: URL(fileURLWithPath: cache),
+                                     manifestsDir: URL(fileURLWithPath: manifests), splits: try splitList(spec))
+        options.jobs = jobs
+        return options
+    }
+
     func splitList(_ spec: PipelineSpec?) throws -> [Split] {
         try parseSplits(splits ?? spec?.splits.joined(separator: ",") ?? "train,dev,test")
     }

@@ -40,14 +40,10 @@ extension PipelineCommand {
         func run() throws {
             var spec = try PipelineSpec.load(from: Locations.pipeline(pipeline), overrides: overrides)
             if let n = shardSize { spec.shardSize = n }
-            var options = Engine.Options(datasetRoot: try dataset.resolveRoot(spec),
-                                         cacheDir: URL(fileURLWithPath: dataset.cache),
-                                         manifestsDir: URL(fileURLWithPath: dataset.manifests),
-                                         splits: try dataset.splitList(spec))
+            var options = try dataset.engineOptions(spec)
             options.only = commaList(only)
             options.force = commaList(force) ?? []
             options.retryFailed = retryFailed
-            options.jobs = dataset.jobs
             options.progress = !quiet
             let engine = try Engine(spec: spec, options: options)
             if dryRun {

@@ -17,12 +17,7 @@ extension PipelineCommand {
 
         func run() throws {
             let spec = try PipelineSpec.load(from: Locations.pipeline(pipeline), overrides: overrides)
-            var options = Engine.Options(datasetRoot: try dataset.resolveRoot(spec),
-                                         cacheDir: URL(fileURLWithPath: dataset.cache),
-                                         manifestsDir: URL(fileURLWithPath: dataset.manifests),
-                                         splits: try dataset.splitList(spec))
-            options.jobs = dataset.jobs
-            let engine = try Engine(spec: spec, options: options)
+            let engine = try Engine(spec: spec, options: try dataset.engineOptions(spec))
             let plans = try engine.plan()
             print(Engine.renderStatus(engine.status(plans), dryRun: false), terminator: "")
             let failures = try engine.failures(plans)
