@@ -71,7 +71,7 @@ public final class Engine {
     private func loadDataset() throws -> [SplitData] {
         let layout: MELDLayout
         do { layout = try MELDLayout(root: options.datasetRoot) } catch {
-            throw ConfigurationError("dataset root: \(error)")
+            throw ConfigurationError("\(error) (pass --dataset-root DIR or set MELD_ROOT)")
         }
         return try options.splits.map { split in
             let parsed: (utterances: [Utterance], errors: [CSVRowError])

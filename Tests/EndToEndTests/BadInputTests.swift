@@ -116,6 +116,6 @@ final class BadInputTests: XCTestCase {
         let nowhere = try CLIHarness(datasetRoot: URL(fileURLWithPath: "/nonexistent/MELD.Raw"), label: "noroot")
         let root = try nowhere.run("run", ["extract"])
         XCTAssertEqual(root.status, 2, root.stderr)
-        XCTAssertTrue(root.stderr.contains("/nonexistent/MELD.Raw does not exist"), root.stderr)
+        XCTAssertTrue(root.stderr.contains("dataset root not found: /nonexistent/MELD.Raw"), root.stderr)
     }
 }
