@@ -87,7 +87,9 @@ final class LogMelEngine: @unchecked Sendable {
         let block = LogMelEngine.blockFrames
         let buffers = FFTBuffers(n: nFFT)
         let input = buffers.input, z = buffers.output
-        var power = [Float](repeating: 0, count: bins * block)
+        // Power spectra of one block, bin-major (`power[k * block + b]`); the separation loop writes every entry
+        // the mel loop reads.
+        var power = [Float](unsafeUninitializedCapacity: bins * block) { _, n in n = bins * block }
         // Every element is written by the mel loop below.
         var mel = [Float](unsafeUninitializedCapacity: nMels * frames) { _, n in n = nMels * frames }
 
@@ -138,38 +140,47 @@ final class LogMelEngine: @unchecked Sendable {
                     // In SIMD2 lanes: s = Z[k] + Z[N-k] = (a+c, b+d), t = Z[k] - Z[N-k] = (a-c, b-d), and
                     // 4 (|A|^2, |B'|^2) = (s.x^2 + t.y^2, s.y^2 + t.x^2), stored as one float pair. The factor 4
                     // is undone exactly by the quartered filterbank weights (powers of two commute with rounding).
-                    let column = UnsafeMutableRawPointer(p + b)
-                    column.storeBytes(of: SIMD2<Float>(Float(4 * z[0] * z[0]), Float(4 * z[1] * z[1])), as: SIMD2<Float>.self)
-                    let zv = UnsafeRawPointer(z)
-                    for k in 1..<bins {
-                        let zk = zv.load(fromByteOffset: 16 * k, as: SIMD2<Double>.self)
-                        let zr = zv.load(fromByteOffset: 16 * (nFFT - k), as: SIMD2<Double>.self)
+                    // Pointer increments rather than index arithmetic keep overflow checks out of the loop.
+                    let rowBytes = 4 * block
+                    var out = UnsafeMutableRawPointer(p + b)
+                    out.storeBytes(of: SIMD2<Float>(Float(4 * z[0] * z[0]), Float(4 * z[1] * z[1])), as: SIMD2<Float>.self)
+                    var up = UnsafeRawPointer(z + 2), down = UnsafeRawPointer(z + 2 * (nFFT - 1))
+                    for _ in 1..<bins {
+                        out += rowBytes
+                        let zk = up.load(as: SIMD2<Double>.self), zr = down.load(as: SIMD2<Double>.self)
                         let s = zk + zr, t = zk - zr
                         let s2 = s * s, t2 = t * t
                         let pair = s2 + SIMD2(t2.y, t2.x)
-                        column.storeBytes(of: SIMD2<Float>(Float(pair.x), Float(pair.y)),
-                                          toByteOffset: 4 * k * block, as: SIMD2<Float>.self)
+                        out.storeBytes(of: SIMD2<Float>(Float(pair.x), Float(pair.y)), as: SIMD2<Float>.self)
+                        up += 16
+                        down -= 16
                     }
                 }
                 // Mel product, float32, bins summed in order for each band, vectorised over the block's frames:
                 // eight frames at a time held in registers across the band's taps.
                 for m in 0..<nMels {
                     let dst = melOut + m * frames + t0
-                    let s = fbStart[m], o = fbOffset[m], taps = fbOffset[m + 1] - o
-                    let band = UnsafeRawPointer(p + s * block)
+                    let o = fbOffset[m], taps = fbOffset[m + 1] - o
+                    let weights = fbWeights.baseAddress! + o, band = p + fbStart[m] * block
+                    let rowBytes = 4 * block
                     var b = 0
                     while b + 8 <= count {
                         var acc = SIMD8<Float>()
+                        var src = UnsafeRawPointer(band + b)
                         for j in 0..<taps {
-                            let v = band.loadUnaligned(fromByteOffset: 4 * (j * block + b), as: SIMD8<Float>.self)
-                            acc += fbWeights[o + j] * v
+                            acc += weights[j] * src.loadUnaligned(as: SIMD8<Float>.self)
+                            src += rowBytes
                         }
                         UnsafeMutableRawPointer(dst + b).storeBytes(of: acc, as: SIMD8<Float>.self)
                         b += 8
                     }
                     while b < count {
                         var acc: Float = 0
-                        for j in 0..<taps { acc += fbWeights[o + j] * p[(s + j) * block + b] }
+                        var src = band + b
+                        for j in 0..<taps {
+                            acc += weights[j] * src.pointee
+                            src += block
+                        }
                         dst[b] = acc
                         b += 1
                     }
