@@ -33,7 +33,7 @@ import numpy as np
 import soundfile as sf
 
 SR = 16000
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "dsp")
+OUT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "dsp"))
 
 MFCC_PARAMS = dict(sr=SR, n_mfcc=13, n_fft=400, hop_length=160, n_mels=40, fmin=0, fmax=8000)
 MEL_PARAMS = dict(sr=SR, n_fft=1024, hop_length=160, n_mels=40)
@@ -42,8 +42,9 @@ FILTERBANKS = [dict(sr=SR, n_fft=400, n_mels=40, fmin=0, fmax=8000),
                dict(sr=SR, n_fft=1024, n_mels=40, fmin=0, fmax=8000)]
 
 
-def call_text(fn, params):
-    return f"{fn}(" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
+def call_text(fn, params, first=None):
+    args = ([first] if first else []) + [f"{k}={v!r}" for k, v in params.items()]
+    return f"{fn}(" + ", ".join(args) + ")"
 
 
 def write_f32(name, array):
@@ -91,8 +92,8 @@ def main():
         "librosa": librosa.__version__,
         "numpy": np.__version__,
         "format": "raw little-endian float32, row-major",
-        "mfcc_call": call_text("librosa.feature.mfcc", dict(y="y", **MFCC_PARAMS)) + "  # shape [n_mfcc, T]",
-        "logmel_call": "librosa.power_to_db(" + call_text("librosa.feature.melspectrogram", dict(y="y", **MEL_PARAMS))
+        "mfcc_call": call_text("librosa.feature.mfcc", MFCC_PARAMS, first="y=y") + "  # shape [n_mfcc, T]",
+        "logmel_call": "librosa.power_to_db(" + call_text("librosa.feature.melspectrogram", MEL_PARAMS, first="y=y")
                        + ", " + ", ".join(f"{k}={v!r}" for k, v in DB_PARAMS.items()) + ").T  # shape [T, n_mels]",
         "cases": {},
         "filterbanks": {},
