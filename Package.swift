@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "DSP", dependencies: ["CFFTW"]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         .target(name: "Tokenizers"),
+        .target(name: "Models", dependencies: ["Tensor", "Tokenizers"]),
         .target(name: "FeatureStore", dependencies: ["CHDF5"]),
         .target(name: "Datasets"),
         .target(
@@ -58,6 +59,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Datasets", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "FeatureStoreTests", dependencies: ["FeatureStore", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "COpenCVShimTests", dependencies: ["COpenCVShim"]),

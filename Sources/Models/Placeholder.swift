@@ -1,0 +1,1 @@
+// Models: BERT, HuBERT, CLIP vision, MTCNN on the Tensor module (see the open issues).
