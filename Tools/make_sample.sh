@@ -17,8 +17,8 @@ train|0|2|Chandler|joy|positive|8|21|0:16:23,442|0:16:26,389|That I did. That I 
 train|0|3|The Interviewer|surprise|negative|8|21|00:16:26,820|00:16:29,572|"So let's talk a little bit about your duties, ""boss""."|48000:6
 train|1|0|Joey|surprise|positive|9|23|00:36:40,364|00:36:42,824|But then who? The waitress I went out with last month?|48000:2
 train|1|1|Rachel|anger|negative|9|23|00:36:44,368|00:36:46,578|You know? Forget it!|48000:2
-train|1|2|Joey|sadness|negative|9|23|0:36:47,5|0:36:49,25|No-no-no-no, no! Who, who were you talking about?|44100:2
-train|1|3|Rachel|fear|negative|9|23|00:36:52,0|00:36:53,3|No, I, I, I, I don't, I actually don't know.|48000:2
+train|1|2|Joey|sadness|negative|9|23|0:36:47,5|0:36:51,5|No-no-no-no, no! Who, who were you talking about?|44100:2
+train|1|3|Rachel|fear|negative|9|23|00:36:52,0|00:36:56,4|No, I, I, I, I don't, I actually don't know.|48000:2
 dev|0|0|Phoebe|disgust|negative|7|9|00:16:37,625|00:16:41,212|Oh, that is so gross, I can't even look at it.|48000:2
 dev|0|1|Monica|neutral|neutral|7|9|00:16:41,587|00:16:43,047|Okay.|48000:2
 dev|0|2|Phoebe|joy|positive|7|9|00:16:43,505|00:16:46,425|Great, let's go then!|44100:1
