@@ -65,6 +65,7 @@ extension Engine {
         for r in rows {
             var why = r.stale.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.rawValue)" }
             if r.pending > 0 { why.insert("\(r.pending) never built", at: 0) }
+            if why.isEmpty, !r.indexPresent, r.items > 0 { why.append("index file missing (a run rewrites it)") }
             if dryRun {
                 why = why.isEmpty ? ["nothing to do"] : why
                 if r.dirtyShards > 0 { why = [why.joined(separator: ", ") + " (\(r.dirtyShards) of \(r.shards) shards)"] }
