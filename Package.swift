@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Datasets", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Tokenizers", "TestSupport"]),
         .testTarget(name: "FeatureStoreTests", dependencies: ["FeatureStore", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "COpenCVShimTests", dependencies: ["COpenCVShim"]),

@@ -1,0 +1,75 @@
+import Foundation
+import Models
+import Tensor
+import TestSupport
+import XCTest
+
+/// Where the model tests find their fixtures (`Tests/Fixtures/models/`, written by `Tools/make_bert_goldens.py`)
+/// and the all-MiniLM-L6-v2 checkpoint (never committed: `Tools/fetch_minilm.sh` unpacks it).
+enum ModelFixtures {
+    /// `Tests/Fixtures/models/<name>`.
+    static func url(_ name: String) -> URL { TestPaths.fixture("models").appendingPathComponent(name) }
+
+    /// The padded batch a golden was made from.
+    struct Inputs: Decodable {
+        var ids: [[Int32]]
+        var token_type_ids: [[Int32]]
+        var attention_mask: [[Int32]]
+    }
+
+    static func inputs(_ name: String) throws -> Inputs {
+        try Golden.json(Inputs.self, url(name).appendingPathComponent("inputs.json"))
+    }
+
+    static func floats(_ name: String, _ file: String) throws -> [Float] {
+        try Golden.floats(url(name).appendingPathComponent(file))
+    }
+
+    /// The MiniLM folder: `$MELD_MINILM_DIR`, else the folder under `Tools/.downloads/` holding config.json and
+    /// model.safetensors, else nil.
+    static let minilmFolder: URL? = {
+        let fm = FileManager.default
+        func isModel(_ url: URL) -> Bool {
+            fm.fileExists(atPath: url.appendingPathComponent("config.json").path)
+                && fm.fileExists(atPath: url.appendingPathComponent("model.safetensors").path)
+        }
+        if let env = ProcessInfo.processInfo.environment["MELD_MINILM_DIR"], !env.isEmpty {
+            let url = URL(fileURLWithPath: env)
+            return isModel(url) ? url : nil
+        }
+        let downloads = TestPaths.repoRoot.appendingPathComponent("Tools/.downloads")
+        guard let walker = fm.enumerator(at: downloads, includingPropertiesForKeys: nil) else { return nil }
+        var found: [URL] = []
+        for case let url as URL in walker where url.lastPathComponent == "model.safetensors" {
+            let folder = url.deletingLastPathComponent()
+            if isModel(folder) { found.append(folder) }
+        }
+        return found.sorted { $0.path < $1.path }.first
+    }()
+
+    /// The folder, or an XCTSkip that says how to get it.
+    static func requireMiniLM() throws -> URL {
+        guard let folder = minilmFolder else {
+            throw XCTSkip("all-MiniLM-L6-v2 is not downloaded: run Tools/fetch_minilm.sh (or set MELD_MINILM_DIR)")
+        }
+        return folder
+    }
+
+    /// A copy of fixture `name` in a fresh temp folder, for tests that damage it.
+    static func tempCopy(_ name: String) throws -> URL {
+        let dir = try TestPaths.makeTempDir("bert").appendingPathComponent(name)
+        try FileManager.default.copyItem(at: url(name), to: dir)
+        return dir
+    }
+}
+
+/// Asserts `got` matches `expected` within `tolerance` (absolute), printing the max error.
+func assertClose(_ got: Tensor, _ expected: [Float], tolerance: Float, _ label: String,
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(got.count, expected.count, "\(label): \(got.shape) vs \(expected.count) golden values", file: file, line: line)
+    guard got.count == expected.count else { return }
+    let (worst, at) = Golden.maxAbsDiff(got.scalars, expected)
+    print("\(label): max abs error \(worst) at \(at) (shape \(got.shape))")
+    XCTAssertLessThanOrEqual(worst, tolerance, "\(label): max abs error \(worst) at flat index \(at) (got \(got.scalars[at]), "
+                             + "expected \(expected[at]))", file: file, line: line)
+}
