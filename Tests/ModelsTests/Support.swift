@@ -27,25 +27,7 @@ enum ModelFixtures {
 
     /// The MiniLM folder: `$MELD_MINILM_DIR`, else the folder under `Tools/.downloads/` holding config.json and
     /// model.safetensors, else nil.
-    static let minilmFolder: URL? = {
-        let fm = FileManager.default
-        func isModel(_ url: URL) -> Bool {
-            fm.fileExists(atPath: url.appendingPathComponent("config.json").path)
-                && fm.fileExists(atPath: url.appendingPathComponent("model.safetensors").path)
-        }
-        if let env = ProcessInfo.processInfo.environment["MELD_MINILM_DIR"], !env.isEmpty {
-            let url = URL(fileURLWithPath: env)
-            return isModel(url) ? url : nil
-        }
-        let downloads = TestPaths.repoRoot.appendingPathComponent("Tools/.downloads")
-        guard let walker = fm.enumerator(at: downloads, includingPropertiesForKeys: nil) else { return nil }
-        var found: [URL] = []
-        for case let url as URL in walker where url.lastPathComponent == "model.safetensors" {
-            let folder = url.deletingLastPathComponent()
-            if isModel(folder) { found.append(folder) }
-        }
-        return found.sorted { $0.path < $1.path }.first
-    }()
+    static let minilmFolder: URL? = TestPaths.miniLMFolder(containing: ["model.safetensors", "config.json"])
 
     /// The folder, or an XCTSkip that says how to get it.
     static func requireMiniLM() throws -> URL {

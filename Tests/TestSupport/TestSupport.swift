@@ -105,3 +105,24 @@ public func runProcess(_ executable: String, _ arguments: [String], environment:
                          stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self))
 }
+
+extension TestPaths {
+    /// The all-MiniLM-L6-v2 folder (never committed; `Tools/fetch_minilm.sh` unpacks it): `$MELD_MINILM_DIR`,
+    /// else the first folder under `Tools/.downloads/` holding every file of `files`, else nil.
+    public static func miniLMFolder(containing files: [String]) -> URL? {
+        let fm = FileManager.default
+        func isModel(_ url: URL) -> Bool { files.allSatisfy { fm.fileExists(atPath: url.appendingPathComponent($0).path) } }
+        if let env = ProcessInfo.processInfo.environment["MELD_MINILM_DIR"], !env.isEmpty {
+            let url = URL(fileURLWithPath: env)
+            return isModel(url) ? url : nil
+        }
+        let downloads = repoRoot.appendingPathComponent("Tools/.downloads")
+        guard let first = files.first, let walker = fm.enumerator(at: downloads, includingPropertiesForKeys: nil) else { return nil }
+        var found: [URL] = []
+        for case let url as URL in walker where url.lastPathComponent == first {
+            let folder = url.deletingLastPathComponent()
+            if isModel(folder) { found.append(folder) }
+        }
+        return found.sorted { $0.path < $1.path }.first
+    }
+}

@@ -10,25 +10,7 @@ enum TokenizerFixtures {
 
     /// The MiniLM folder: `$MELD_MINILM_DIR`, else the folder under `Tools/.downloads/` holding vocab.txt and
     /// tokenizer.json (where `Tools/fetch_minilm.sh` unpacks it), else nil.
-    static let minilmFolder: URL? = {
-        let fm = FileManager.default
-        func isModel(_ url: URL) -> Bool {
-            fm.fileExists(atPath: url.appendingPathComponent("vocab.txt").path)
-                && fm.fileExists(atPath: url.appendingPathComponent("tokenizer.json").path)
-        }
-        if let env = ProcessInfo.processInfo.environment["MELD_MINILM_DIR"], !env.isEmpty {
-            let url = URL(fileURLWithPath: env)
-            return isModel(url) ? url : nil
-        }
-        let downloads = TestPaths.repoRoot.appendingPathComponent("Tools/.downloads")
-        guard let walker = fm.enumerator(at: downloads, includingPropertiesForKeys: nil) else { return nil }
-        var found: [URL] = []
-        for case let url as URL in walker where url.lastPathComponent == "vocab.txt" {
-            let folder = url.deletingLastPathComponent()
-            if isModel(folder) { found.append(folder) }
-        }
-        return found.sorted { $0.path < $1.path }.first
-    }()
+    static let minilmFolder: URL? = TestPaths.miniLMFolder(containing: ["vocab.txt", "tokenizer.json"])
 
     /// The folder, or an XCTSkip that says how to get it.
     static func requireMiniLM() throws -> URL {
