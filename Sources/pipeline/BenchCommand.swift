@@ -80,7 +80,7 @@ struct AudioBench {
         var lines: [String] = []
         for round in 1...3 {
             var oursMFCC = 0.0
-            for a in audio { oursMFCC += DSPBenchmark.timeMFCC(samples: a, repeats: 5) }
+            for a in audio { oursMFCC += DSPBenchmark.timeMFCC(samples: a, repeats: 20) }
             let perClip = oursMFCC / Double(audio.count)
             guard let lib = librosaTime(audio) else {
                 print(String(format: "mfcc 13x401: ours %.3f ms/clip; no Python with librosa found (%@), no reference", perClip * 1000, python))
@@ -140,7 +140,7 @@ struct AudioBench {
             for p in sys.argv[1:]:
                 y = np.fromfile(p, dtype='<f4')
                 best = 1e9
-                for _ in range(5):
+                for _ in range(20):
                     t = time.perf_counter()
                     m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=400, hop_length=160, n_mels=40, fmin=0, fmax=8000)
                     m = m[:, :401]
