@@ -112,8 +112,8 @@ enum MediaFixtures {
     }
 }
 
-/// Removes the fixture directory when the test bundle finishes (set `MEDIAIO_KEEP_FIXTURES=1` to keep it).
-private final class RemoveWhenDone: NSObject, XCTestObservation {
+/// Removes a fixture directory when the test bundle finishes (set `MEDIAIO_KEEP_FIXTURES=1` to keep it).
+final class RemoveWhenDone: NSObject, XCTestObservation {
     let directory: URL
     init(_ directory: URL) { self.directory = directory }
     func testBundleDidFinish(_ testBundle: Bundle) {

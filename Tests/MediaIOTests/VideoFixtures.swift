@@ -70,7 +70,7 @@ enum VideoFixtures {
         let encoders = try runProcess(ffmpegPath, ["-hide_banner", "-encoders"]).stdout
         guard encoders.contains("libx264") else { throw XCTSkip("this ffmpeg has no libx264; the video tests need H.264 clips") }
         let dir = try TestPaths.makeTempDir("mediaio-video")
-        XCTestObservationCenter.shared.addTestObserver(RemoveVideoFixturesWhenDone(dir))
+        XCTestObservationCenter.shared.addTestObserver(RemoveWhenDone(dir))
         func url(_ name: String) -> URL { dir.appendingPathComponent(name) }
         func testsrc(_ size: String, seconds: Double = 3) -> [String] {
             ["-f", "lavfi", "-i", "testsrc2=size=\(size):rate=24:duration=\(seconds)"]
@@ -104,18 +104,5 @@ enum VideoFixtures {
         try whole.prefix(whole.count * 60 / 100).write(to: clips.cutAfterHeader)
         try Data("this is not a video\n".utf8).write(to: clips.notMedia)
         return clips
-    }
-}
-
-/// Removes the video fixture directory when the test bundle finishes (set `MEDIAIO_KEEP_FIXTURES=1` to keep it).
-private final class RemoveVideoFixturesWhenDone: NSObject, XCTestObservation {
-    let directory: URL
-    init(_ directory: URL) { self.directory = directory }
-    func testBundleDidFinish(_ testBundle: Bundle) {
-        if ProcessInfo.processInfo.environment["MEDIAIO_KEEP_FIXTURES"] == "1" {
-            print("MediaIO video fixtures kept in \(directory.path)")
-        } else {
-            try? FileManager.default.removeItem(at: directory)
-        }
     }
 }
