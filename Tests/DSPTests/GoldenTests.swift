@@ -52,12 +52,9 @@ final class GoldenTests: XCTestCase {
             XCTAssertEqual([13, frames], c.mfcc.shape, name)
             XCTAssertEqual(values.count, expected.count, name)
             guard values.count == expected.count else { continue }
-            let (err, at) = Golden.maxAbsDiff(values, expected)
-            let same = zip(values, expected).filter { $0.0 == $0.1 }.count
-            print("MFCC golden \(name): max abs error \(err) at coefficient \(at / frames), frame \(at % frames) "
-                  + "(ours \(values[at]), librosa \(expected[at])); \(same)/\(values.count) bit-identical; "
-                  + "tolerance \(tolerance)")
-            XCTAssertLessThanOrEqual(err, tolerance, "MFCC \(name)")
+            assertGolden(values, expected, "MFCC golden \(name)", unit: "", tolerance: tolerance, message: "MFCC \(name)") {
+                "coefficient \($0 / frames), frame \($0 % frames)"
+            }
         }
     }
 
@@ -105,12 +102,9 @@ final class GoldenTests: XCTestCase {
             XCTAssertEqual(r.frameTimes.count, r.frames, name)
             XCTAssertEqual(r.values.count, expected.count, name)
             guard r.values.count == expected.count else { continue }
-            let (err, at) = Golden.maxAbsDiff(r.values, expected)
-            let same = zip(r.values, expected).filter { $0.0 == $0.1 }.count
-            print("log-mel golden \(name): max abs error \(err) dB at frame \(at / 40), band \(at % 40) "
-                  + "(ours \(r.values[at]), librosa \(expected[at])); \(same)/\(r.values.count) bit-identical; "
-                  + "tolerance \(tolerance) dB")
-            XCTAssertLessThanOrEqual(err, tolerance, "log-mel \(name)")
+            assertGolden(r.values, expected, "log-mel golden \(name)", unit: " dB", tolerance: tolerance, message: "log-mel \(name)") {
+                "frame \($0 / 40), band \($0 % 40)"
+            }
         }
     }
 
@@ -130,4 +124,16 @@ final class GoldenTests: XCTestCase {
             XCTAssertLessThanOrEqual(err, tolerance, key)
         }
     }
+}
+
+/// Prints the largest difference from a librosa golden (where it is, both values, how many values are
+/// bit-identical) and asserts it is within `tolerance`.
+private func assertGolden(_ ours: [Float], _ expected: [Float], _ label: String, unit: String, tolerance: Float,
+                          message: String, file: StaticString = #filePath, line: UInt = #line,
+                          where describe: (Int) -> String) {
+    let (err, at) = Golden.maxAbsDiff(ours, expected)
+    let same = zip(ours, expected).filter { $0.0 == $0.1 }.count
+    print("\(label): max abs error \(err)\(unit) at \(describe(at)) (ours \(ours[at]), librosa \(expected[at])); "
+          + "\(same)/\(ours.count) bit-identical; tolerance \(tolerance)\(unit)")
+    XCTAssertLessThanOrEqual(err, tolerance, message, file: file, line: line)
 }
