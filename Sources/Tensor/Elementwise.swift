@@ -74,24 +74,20 @@ extension Tensor {
     public mutating func add(_ other: Tensor) {
         precondition(other.rank <= rank && Array(shape.suffix(other.rank)) == other.shape,
                      "cannot add shape \(other.shape) to \(shape)")
-        makeUnique()
-        let p = mutableBase, m = other.count
-        guard m > 0 else { return }
-        other.withUnsafeBufferPointer { q in
-            let q = q.baseAddress!
-            Parallel.forEachChunk(count / m, costPerItem: m) { range in
-                for r in range {
-                    let row = p + r * m
-                    for i in 0..<m { row[i] += q[i] }
-                }
-            }
-        }
+        combine(with: other) { $0 + $1 }
     }
 
     /// Multiplies by `other` elementwise in place (same broadcasting rule as `add`).
     public mutating func multiply(by other: Tensor) {
         precondition(other.rank <= rank && Array(shape.suffix(other.rank)) == other.shape,
                      "cannot multiply shape \(shape) by \(other.shape)")
+        combine(with: other) { $0 * $1 }
+    }
+
+    /// `self[r, i] = op(self[r, i], other[i])` for every trailing block `r` shaped like `other` (the broadcasting
+    /// rule of `add`; callers check the shapes). Inlined so that each caller's `op` compiles into its loop.
+    @inline(__always)
+    private mutating func combine(with other: Tensor, _ op: (Float, Float) -> Float) {
         makeUnique()
         let p = mutableBase, m = other.count
         guard m > 0 else { return }
@@ -100,7 +96,7 @@ extension Tensor {
             Parallel.forEachChunk(count / m, costPerItem: m) { range in
                 for r in range {
                     let row = p + r * m
-                    for i in 0..<m { row[i] *= q[i] }
+                    for i in 0..<m { row[i] = op(row[i], q[i]) }
                 }
             }
         }
