@@ -127,16 +127,24 @@ public final class FeatureFile: @unchecked Sendable {
 
     // MARK: Reading data
 
-    /// Reads a whole dataset converted to `memType` (HDF5 converts between numeric types), after checking that
-    /// its type class is `typeClass`.
-    private func readAll<T>(_ name: String, as what: String, typeClass: H5T_class_t, memType: hid_t, zero: T) throws -> [T] {
-        let ds = try open(name)
-        let s = site("reading dataset '\(name)'")
+    /// The dataset's stored type, after checking that its class is `typeClass`; otherwise an error saying what the
+    /// dataset holds and that it cannot be read as `what`.
+    private func checkedType(_ ds: HDF5Dataset, _ name: String, _ typeClass: H5T_class_t, as what: String,
+                             _ s: HDF5Site) throws -> HDF5Datatype {
         let type = HDF5Datatype(owning: try HDF5Calls.datasetType(ds.id, s))
         guard try HDF5Calls.typeClass(type.id, s) == typeClass else {
             let found = try DatasetReader.elementType(ofType: type.id, s)?.rawValue ?? DatasetReader.typeDescription(type.id, s)
             throw FeatureStoreError(path: url.path, message: "dataset '\(name)' holds \(found), which cannot be read as \(what)")
         }
+        return type
+    }
+
+    /// Reads a whole dataset converted to `memType` (HDF5 converts between numeric types), after checking that
+    /// its type class is `typeClass`.
+    private func readAll<T>(_ name: String, as what: String, typeClass: H5T_class_t, memType: hid_t, zero: T) throws -> [T] {
+        let ds = try open(name)
+        let s = site("reading dataset '\(name)'")
+        _ = try checkedType(ds, name, typeClass, as: what, s)
         let space = HDF5Dataspace(owning: try HDF5Calls.datasetSpace(ds.id, s))
         let count = try HDF5Calls.dataspaceDims(space.id, s).reduce(1, *)
         return try DatasetReader.readNumbers(count, memType: memType, zero: zero) { memType, buffer in
@@ -164,11 +172,7 @@ public final class FeatureFile: @unchecked Sendable {
     public func readStrings(_ name: String) throws -> [String] {
         let ds = try open(name)
         let s = site("reading dataset '\(name)'")
-        let type = HDF5Datatype(owning: try HDF5Calls.datasetType(ds.id, s))
-        guard try HDF5Calls.typeClass(type.id, s) == H5T_STRING else {
-            let found = try DatasetReader.elementType(ofType: type.id, s)?.rawValue ?? DatasetReader.typeDescription(type.id, s)
-            throw FeatureStoreError(path: url.path, message: "dataset '\(name)' holds \(found), which cannot be read as String")
-        }
+        let type = try checkedType(ds, name, H5T_STRING, as: "String", s)
         let space = HDF5Dataspace(owning: try HDF5Calls.datasetSpace(ds.id, s))
         let count = try HDF5Calls.dataspaceDims(space.id, s).reduce(1, *)
         return try DatasetReader.readStrings(count, fileType: type.id, space: space.id, s) { memType, buffer in
@@ -181,11 +185,7 @@ public final class FeatureFile: @unchecked Sendable {
     public func readFloatRows(_ name: String, rows: Range<Int>) throws -> [Float] {
         let ds = try open(name)
         let s = site("reading rows \(rows.lowerBound)..<\(rows.upperBound) of '\(name)'")
-        let type = HDF5Datatype(owning: try HDF5Calls.datasetType(ds.id, s))
-        guard try HDF5Calls.typeClass(type.id, s) == H5T_FLOAT else {
-            let found = try DatasetReader.elementType(ofType: type.id, s)?.rawValue ?? DatasetReader.typeDescription(type.id, s)
-            throw FeatureStoreError(path: url.path, message: "dataset '\(name)' holds \(found), which cannot be read as Float")
-        }
+        _ = try checkedType(ds, name, H5T_FLOAT, as: "Float", s)
         let fileSpace = HDF5Dataspace(owning: try HDF5Calls.datasetSpace(ds.id, s))
         let dims = try HDF5Calls.dataspaceDims(fileSpace.id, s)
         guard let n = dims.first, rows.lowerBound >= 0, rows.upperBound <= n else {
