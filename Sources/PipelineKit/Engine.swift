@@ -387,29 +387,26 @@ public final class Engine {
     /// the committed train shards. Every split's index carries the train statistics.
     func statisticsColumns(stage: StageSpec) throws -> (columns: [Column], attributes: [String: String], fingerprint: String) {
         guard let statRunner = runners[stage.name] as? StatisticsProvider else { return ([], [:], "") }
-        let records = try store.shards(cache: cacheKey, stage: stage.name, split: Split.train.rawValue)
-        let trainPlanned = data.first { $0.split == .train }
+        let note = "coef_mean/coef_std: per-coefficient mean and std over the train split's real frames"
+        func columns(_ mean: [Float], _ std: [Float]) -> [Column] {
+            [Column(name: "coef_mean", data: .float32(mean), rowShape: [], indexMode: .copy),
+             Column(name: "coef_std", data: .float32(std), rowShape: [], indexMode: .copy)]
+        }
         // Train statistics are trusted only when the train shards on record match the current fingerprints,
         // which is known here only if train is part of this run; otherwise they come from the train index.
-        if trainPlanned == nil {
-            let trainIndex = indexURL(stage.name, .train)
-            if let f = try? FeatureFile(url: trainIndex),
+        guard data.contains(where: { $0.split == .train }) else {
+            if let f = try? FeatureFile(url: indexURL(stage.name, .train)),
                let mean = try? f.readFloats("coef_mean"), let std = try? f.readFloats("coef_std"),
                case .string(let fp)? = f.attributes["fingerprint"] {
-                return ([Column(name: "coef_mean", data: .float32(mean), rowShape: [], indexMode: .copy),
-                         Column(name: "coef_std", data: .float32(std), rowShape: [], indexMode: .copy)],
-                        ["normalization": "coef_mean/coef_std: per-coefficient mean and std over the train split's real frames"],
-                        fp)
+                return (columns(mean, std), ["normalization": note], fp)
             }
             return ([], ["normalization": "unavailable: the train split has not been extracted with these parameters"], "none")
         }
-        let urls = records.keys.sorted().map { shardURL(stage.name, .train, $0) }
-        let fp = records.keys.sorted().map { records[$0]!.fingerprint }.joined(separator: ",")
-        let (mean, std) = try statRunner.statistics(shards: urls)
-        return ([Column(name: "coef_mean", data: .float32(mean), rowShape: [], indexMode: .copy),
-                 Column(name: "coef_std", data: .float32(std), rowShape: [], indexMode: .copy)],
-                ["normalization": "coef_mean/coef_std: per-coefficient mean and std over the train split's real frames"],
-                SHA256.hex(fp))
+        let records = try store.shards(cache: cacheKey, stage: stage.name, split: Split.train.rawValue)
+        let shards = records.keys.sorted()
+        let (mean, std) = try statRunner.statistics(shards: shards.map { shardURL(stage.name, .train, $0) })
+        return (columns(mean, std), ["normalization": note],
+                SHA256.hex(shards.map { records[$0]!.fingerprint }.joined(separator: ",")))
     }
 }
 
