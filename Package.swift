@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Datasets"),
         .target(
             name: "PipelineKit",
-            dependencies: ["CSQLite", "MediaIO", "DSP", "FeatureStore", "Datasets",
+            dependencies: ["CSQLite", "MediaIO", "DSP", "FeatureStore", "Datasets", "Tensor", "Tokenizers", "Models",
                            .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "FeatureStoreTests", dependencies: ["FeatureStore", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "COpenCVShimTests", dependencies: ["COpenCVShim"]),
-        .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "TestSupport"]),
+        .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "FeatureStore", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["FeatureStore", "TestSupport"]),
     ]
 )

@@ -18,7 +18,7 @@ public enum AudioStage: StageKind {
         return (8000...192_000).contains(sr) ? nil : "sample_rate must be between 8000 and 192000 Hz, got \(sr)"
     }
 
-    public static func make(_ spec: StageSpec, upstream: [StageSpec]) throws -> StageRunner {
+    public static func make(_ spec: StageSpec, upstream: [StageSpec], environment: StageEnvironment) throws -> StageRunner {
         Runner(sampleRate: spec.params.int("sample_rate"))
     }
 
@@ -81,7 +81,7 @@ public enum MFCCStage: StageKind {
         return c
     }
 
-    public static func make(_ spec: StageSpec, upstream: [StageSpec]) throws -> StageRunner {
+    public static func make(_ spec: StageSpec, upstream: [StageSpec], environment: StageEnvironment) throws -> StageRunner {
         let config = config(spec.params, sampleRate: upstreamSampleRate(upstream))
         do { return Runner(name: spec.name, config: config, mfcc: try MFCC(config)) } catch {
             throw ConfigurationError("stage `\(spec.name)`: \(error)")
@@ -134,7 +134,7 @@ public enum MelSpecStage: StageKind {
         return nil
     }
 
-    public static func make(_ spec: StageSpec, upstream: [StageSpec]) throws -> StageRunner {
+    public static func make(_ spec: StageSpec, upstream: [StageSpec], environment: StageEnvironment) throws -> StageRunner {
         var c = LogMelConfig()
         let p = spec.params
         c.sampleRate = upstreamSampleRate(upstream)

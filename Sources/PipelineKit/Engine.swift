@@ -1,6 +1,7 @@
 import Datasets
 import FeatureStore
 import Foundation
+import Tensor
 
 /// The version of this tool, written into every cache file.
 public let toolVersion = "0.1.0"
@@ -21,6 +22,10 @@ public final class Engine {
         public var retryFailed = false
         public var jobs = ProcessInfo.processInfo.activeProcessorCount
         public var progress = true
+        /// `Samples/models` when the dataset is the bundled sample: tiny checkpoints used where a real one is absent.
+        public var sampleModels: URL? = nil
+        /// The folder holding `Pipelines/`, for relative model paths (default: the pipeline file's parent's parent).
+        public var projectRoot: URL? = nil
 
         public init(datasetRoot: URL, cacheDir: URL, manifestsDir: URL, splits: [Split]) {
             self.datasetRoot = datasetRoot
@@ -36,6 +41,7 @@ public final class Engine {
         var utterances: [Utterance]
         var rowErrors: [CSVRowError]
         var clips: [String: URL]
+        var dialogues: DialogueIndex
     }
 
     public let spec: PipelineSpec
@@ -56,14 +62,19 @@ public final class Engine {
         for f in options.force where spec.stage(f) == nil {
             throw ConfigurationError("--force \(f): no stage `\(f)` in \(spec.path.lastPathComponent) (stages: \(spec.stages.map(\.name).joined(separator: ", ")))")
         }
-        for s in stages {
-            let upstream = s.needs.compactMap { spec.stage($0) }
-            runners[s.name] = try registry.kinds[s.kind]!.make(s, upstream: upstream)
-        }
         try FileManager.default.createDirectory(at: options.cacheDir, withIntermediateDirectories: true)
         cacheKey = options.cacheDir.standardizedFileURL.resolvingSymlinksInPath().path
-        store = try RunStore(url: options.manifestsDir.appendingPathComponent("runs.sqlite"))
+        let store = try RunStore(url: options.manifestsDir.appendingPathComponent("runs.sqlite"))
+        self.store = store
+        let environment = StageEnvironment(
+            projectRoot: options.projectRoot ?? spec.path.deletingLastPathComponent().deletingLastPathComponent(),
+            sampleModels: options.sampleModels,
+            contentHash: { url in try ContentIdentity.sha256(of: url, store: store) })
         data = try loadDataset()
+        for s in stages {
+            let upstream = s.needs.compactMap { spec.stage($0) }
+            runners[s.name] = try registry.kinds[s.kind]!.make(s, upstream: upstream, environment: environment)
+        }
     }
 
     // MARK: dataset
@@ -78,8 +89,10 @@ public final class Engine {
             do { parsed = try layout.loadAnnotations(split: split) } catch {
                 throw ConfigurationError("\(error) (choose splits with --splits)")
             }
+            let needsClips = stages.contains { registry.kinds[$0.kind]!.input == .media }
             return SplitData(split: split, utterances: parsed.utterances, rowErrors: parsed.errors,
-                             clips: layout.clips(for: split))
+                             clips: needsClips ? layout.clips(for: split) : [:],
+                             dialogues: DialogueIndex(parsed.utterances))
         }
     }
 
@@ -135,14 +148,23 @@ public final class Engine {
         var plans: [StagePlan] = []
         for s in stages {
             let kind = registry.kinds[s.kind]!
+            let runner = runners[s.name]!
+            let paramsIdentity = runner.paramsIdentity ?? s.params.canonicalJSON
             var fps: [UtteranceKey: ItemFingerprint] = [:]
             for d in data {
                 for u in d.utterances {
                     var inputs: [String] = []
-                    if kind.input == .media { inputs.append("media=" + mediaID(u, d)) }
+                    switch kind.input {
+                    case .media: inputs.append("media=" + mediaID(u, d))
+                    case .annotation:
+                        if let a = runner as? AnnotationInputRunner {
+                            inputs.append("annotation=" + SHA256.hex(a.annotationIdentity(u, dialogues: d.dialogues)))
+                        }
+                    case .upstream: break
+                    }
                     for n in s.needs { inputs.append("\(n)=" + (itemFP[n]?[u.key]?.value ?? "?")) }
                     fps[u.key] = ItemFingerprint(stage: s.name, kind: s.kind, codeVersion: kind.version,
-                                                 paramsJSON: s.params.canonicalJSON, inputs: inputs)
+                                                 paramsJSON: paramsIdentity, inputs: inputs)
                 }
             }
             itemFP[s.name] = fps
@@ -216,12 +238,27 @@ public final class Engine {
                 }
                 guard !dirty.isEmpty else { continue }
                 let items = dirty[0].splits[si].shards[shardIndex].items
-                // Each item: one context, so the clip is decoded once for every dirty stage.
-                let results: [[String: Result<ItemFeature, ItemFailure>]] = parallelMap(items.count, jobs: options.jobs) { i in
+                // Shard-level stages (batched model inference on annotations) first, with every BLAS thread.
+                var shardResults: [String: [Result<ItemFeature, ItemFailure>]] = [:]
+                BLAS.setThreads(options.jobs)
+                for p in dirty {
+                    guard let r = runners[p.stage.name] as? ShardStageRunner else { continue }
+                    shardResults[p.stage.name] = r.runShard(items, dialogues: d.dialogues)
+                    for result in shardResults[p.stage.name]! {
+                        if case .failure = result { progress.advance(p.stage.name, failed: true) } else { progress.advance(p.stage.name) }
+                    }
+                }
+                // Then per item, items in parallel (one BLAS thread each): one context per item, so the clip is
+                // decoded once for every dirty stage, and its decoded values are dropped when the item is done.
+                let perItem = dirty.filter { shardResults[$0.stage.name] == nil }
+                BLAS.setThreads(1)
+                defer { BLAS.setThreads(options.jobs) }
+                let itemResults: [[String: Result<ItemFeature, ItemFailure>]] = perItem.isEmpty ? [] : parallelMap(items.count, jobs: options.jobs) { i in
                     let u = items[i]
                     let ctx = ItemContext(utterance: u, clip: d.clips[u.key.clipName], runners: self.runners, needs: needs)
+                    for (name, results) in shardResults { ctx.seed(name, results[i].map { .feature($0) }) }
                     var out: [String: Result<ItemFeature, ItemFailure>] = [:]
-                    for p in dirty {
+                    for p in perItem {
                         do {
                             guard case .feature(let f) = try ctx.value(of: p.stage.name) else {
                                 throw ItemFailure(reason: "internal_error", message: "\(p.stage.name) produced no feature")
@@ -237,10 +274,12 @@ public final class Engine {
                     }
                     return out
                 }
+                func results(_ stage: String) -> [Result<ItemFeature, ItemFailure>] {
+                    shardResults[stage] ?? itemResults.map { $0[stage]! }
+                }
                 for p in dirty {
                     let sp = p.splits[si].shards[shardIndex]
-                    try commitShard(stage: p.stage, split: d.split, plan: sp,
-                                    results: results.map { $0[p.stage.name]! })
+                    try commitShard(stage: p.stage, split: d.split, plan: sp, results: results(p.stage.name))
                     summary.computedItems[p.stage.name, default: 0] += sp.items.count
                 }
             }

@@ -65,3 +65,19 @@ enum MediaIdentity {
         return "\(size):\(hash)"
     }
 }
+
+/// A whole file's SHA-256 (checkpoints), cached in the run records by path, size and mtime so that a 440 MB
+/// model is hashed once, not on every run.
+enum ContentIdentity {
+    static func sha256(of url: URL, store: RunStore?) throws -> String {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: url.path]) }
+        let size = Int64(st.st_size)
+        let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        let key = "sha256:" + url.standardizedFileURL.path
+        if let cached = try? store?.mediaHash(path: key, size: size, mtimeNs: mtime) { return cached }
+        let hash = try SHA256.hexOfFile(url)
+        try? store?.putMediaHash(path: key, size: size, mtimeNs: mtime, hash: hash)
+        return hash
+    }
+}

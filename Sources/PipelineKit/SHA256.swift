@@ -21,43 +21,62 @@ public struct SHA256 {
     public init() {}
 
     public mutating func update<D: Sequence>(_ bytes: D) where D.Element == UInt8 {
-        for b in bytes {
-            buffer.append(b)
-            if buffer.count == 64 { compress(buffer); buffer.removeAll(keepingCapacity: true) }
-        }
+        let array = Array(bytes)
+        array.withUnsafeBytes { update($0) }
     }
 
     public mutating func update(_ string: String) { update(Array(string.utf8)) }
 
-    public mutating func update(_ data: Data) { update([UInt8](data)) }
+    public mutating func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
+
+    /// Hashes whole 64-byte blocks straight from `raw`; only a partial block is buffered.
+    public mutating func update(_ raw: UnsafeRawBufferPointer) {
+        guard let base = raw.bindMemory(to: UInt8.self).baseAddress else { return }
+        var p = 0
+        let n = raw.count
+        if !buffer.isEmpty {
+            let take = min(64 - buffer.count, n)
+            buffer.append(contentsOf: UnsafeBufferPointer(start: base, count: take))
+            p = take
+            if buffer.count == 64 {
+                buffer.withUnsafeBufferPointer { compress($0.baseAddress!) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        while n - p >= 64 { compress(base + p); p += 64 }
+        if p < n { buffer.append(contentsOf: UnsafeBufferPointer(start: base + p, count: n - p)) }
+    }
 
     private var processed: UInt64 = 0
 
-    private mutating func compress(_ block: [UInt8]) {
+    private mutating func compress(_ block: UnsafePointer<UInt8>) {
         processed &+= 64
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16
-                | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            for i in 0..<16 {
+                w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16
+                    | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
+            }
+            for i in 16..<64 {
+                let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
+                let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
+                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+            }
+            var a = state[0], b = state[1], c = state[2], d = state[3]
+            var e = state[4], f = state[5], g = state[6], h = state[7]
+            SHA256.k.withUnsafeBufferPointer { k in
+                for i in 0..<64 {
+                    let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = h &+ s1 &+ ch &+ k[i] &+ w[i]
+                    let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = s0 &+ maj
+                    h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                }
+            }
+            state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
+            state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
         }
-        for i in 16..<64 {
-            let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
-            let s1 = w[i - 2].rotr(17) ^ w[i - 2].rotr(19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = state[0], b = state[1], c = state[2], d = state[3]
-        var e = state[4], f = state[5], g = state[6], h = state[7]
-        for i in 0..<64 {
-            let s1 = e.rotr(6) ^ e.rotr(11) ^ e.rotr(25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
-            let s0 = a.rotr(2) ^ a.rotr(13) ^ a.rotr(22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
     }
 
     /// The digest as lowercase hex.
@@ -68,9 +87,20 @@ public struct SHA256 {
         while tail.count % 64 != 56 { tail.append(0) }
         for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(i)))) }
         buffer.removeAll()
-        var i = 0
-        while i < tail.count { compress(Array(tail[i..<i + 64])); i += 64 }
+        tail.withUnsafeBufferPointer { t in
+            var i = 0
+            while i < t.count { compress(t.baseAddress! + i); i += 64 }
+        }
         return state.map { String(format: "%08x", $0) }.joined()
+    }
+
+    /// SHA-256 of a file's bytes, as hex, read in 4 MiB pieces.
+    public static func hexOfFile(_ url: URL) throws -> String {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var h = SHA256()
+        while let piece = try handle.read(upToCount: 4 << 20), !piece.isEmpty { h.update(piece) }
+        return h.finalizeHex()
     }
 
     /// SHA-256 of a string's UTF-8 bytes, as hex.

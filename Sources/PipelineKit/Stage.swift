@@ -45,6 +45,36 @@ public enum StageInput: Sendable {
     case media
     /// Only upstream stages.
     case upstream
+    /// The annotation text the stage reads (its runner is an `AnnotationInputRunner`): the stage needs no media.
+    case annotation
+}
+
+/// What a stage may need from the world when it is built: where relative model paths start, a cached content
+/// hash for checkpoint files, and the tiny models that stand in for real checkpoints on the bundled sample.
+public struct StageEnvironment: @unchecked Sendable {
+    /// The folder holding `Pipelines/` (relative model paths are resolved against it after the current folder).
+    public var projectRoot: URL?
+    /// Set only when the dataset is the bundled sample: `Samples/models`, whose tiny random checkpoints stand in
+    /// for a real checkpoint that is not there (outputs are labelled as such).
+    public var sampleModels: URL?
+    /// SHA-256 of a file's bytes, cached by path, size and mtime in the run records.
+    public var contentHash: (URL) throws -> String
+
+    public init(projectRoot: URL? = nil, sampleModels: URL? = nil,
+                contentHash: @escaping (URL) throws -> String = { try SHA256.hexOfFile($0) }) {
+        self.projectRoot = projectRoot
+        self.sampleModels = sampleModels
+        self.contentHash = contentHash
+    }
+
+    /// `path` as given if absolute or present relative to the current folder, else relative to `projectRoot`.
+    public func resolve(_ path: String) -> URL {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return URL(fileURLWithPath: expanded) }
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(expanded)
+        if FileManager.default.fileExists(atPath: cwd.path) { return cwd }
+        return projectRoot.map { $0.appendingPathComponent(expanded) } ?? cwd
+    }
 }
 
 /// A kind of stage: parameter schema, code version, and how to run it. A stage in a pipeline file is an
@@ -61,7 +91,7 @@ public protocol StageKind {
     /// A cross-parameter problem, or nil.
     static func validate(_ params: Params) -> String?
     /// Builds the runner; `upstream` maps the names in `needs` to their specs.
-    static func make(_ spec: StageSpec, upstream: [StageSpec]) throws -> StageRunner
+    static func make(_ spec: StageSpec, upstream: [StageSpec], environment: StageEnvironment) throws -> StageRunner
 }
 
 extension StageKind {
@@ -73,6 +103,9 @@ extension StageKind {
 public protocol StageRunner: AnyObject, Sendable {
     /// nil for ephemeral stages (kept in memory, never written to the cache).
     var output: OutputSchema? { get }
+    /// What the fingerprint hashes for the params, when not their canonical JSON: e.g. a checkpoint's content
+    /// hash in place of its path, so another checkpoint recomputes the stage and a moved one does not.
+    var paramsIdentity: String? { get }
     /// Extra root attributes for this stage's files (e.g. `sample_rate`, `hop_seconds`).
     var attributes: [String: String] { get }
     func run(_ item: ItemContext) throws -> StageValue
@@ -80,6 +113,36 @@ public protocol StageRunner: AnyObject, Sendable {
 
 extension StageRunner {
     public var attributes: [String: String] { [:] }
+    public var paramsIdentity: String? { nil }
+}
+
+/// A stage that runs on a whole shard at once (to batch model inference), before the per-item stages, on the
+/// calling thread with every BLAS thread. It needs no media and no upstream stage.
+public protocol ShardStageRunner: StageRunner {
+    func runShard(_ items: [Utterance], dialogues: DialogueIndex) -> [Result<ItemFeature, ItemFailure>]
+}
+
+/// A stage whose fingerprint covers the annotation text it reads (`StageInput.annotation`).
+public protocol AnnotationInputRunner: StageRunner {
+    /// Everything from the annotations that the stage's output depends on, for one item.
+    func annotationIdentity(_ item: Utterance, dialogues: DialogueIndex) -> String
+}
+
+/// A split's utterances by dialogue, in utterance-ID order, for stages that read an utterance's predecessors.
+public struct DialogueIndex: Sendable {
+    private var byDialogue: [Int: [Utterance]] = [:]
+
+    public init(_ utterances: [Utterance]) {
+        for u in utterances { byDialogue[u.key.dialogueID, default: []].append(u) }
+        for k in byDialogue.keys { byDialogue[k]!.sort { $0.key.utteranceID < $1.key.utteranceID } }
+    }
+
+    /// Up to `count` utterances of the same dialogue before `key` (by utterance ID; gaps are skipped), oldest first.
+    public func previous(_ key: UtteranceKey, count: Int) -> [Utterance] {
+        guard count > 0, let all = byDialogue[key.dialogueID] else { return [] }
+        let before = all.prefix { $0.key.utteranceID < key.utteranceID }
+        return Array(before.suffix(count))
+    }
 }
 
 /// The stage kinds `pipeline` knows.
@@ -90,6 +153,7 @@ public struct StageRegistry: Sendable {
         AudioStage.kind: AudioStage.self,
         MFCCStage.kind: MFCCStage.self,
         MelSpecStage.kind: MelSpecStage.self,
+        TextStage.kind: TextStage.self,
     ])
 }
 
@@ -108,6 +172,12 @@ public final class ItemContext: @unchecked Sendable {
         self.runners = runners
         self.needs = needs
     }
+
+    /// Records a value computed elsewhere (a shard-level stage) so per-item stages can read it.
+    func seed(_ stage: String, _ value: Result<StageValue, ItemFailure>) { values[stage] = value }
+
+    /// Drops a memoised value that no stage still to run needs (decoded audio, frames).
+    func release(_ stage: String) { values[stage] = nil }
 
     /// The value of `stage` for this item, computing it (and what it needs) on first use.
     public func value(of stage: String) throws -> StageValue {

@@ -68,6 +68,10 @@ struct DatasetOptions: ParsableArguments {
         var options = Engine.Options(datasetRoot: try resolveRoot(spec), cacheDir: URL(fileURLWithPath: cache),
                                      manifestsDir: URL(fileURLWithPath: manifests), splits: try splitList(spec))
         options.jobs = jobs
+        // The bundled sample (or a copy of it) may use the tiny models standing in for missing checkpoints.
+        if FileManager.default.fileExists(atPath: options.datasetRoot.appendingPathComponent(".bundled-sample").path) {
+            options.sampleModels = Locations.find("Samples/models")
+        }
         return options
     }
 
