@@ -243,6 +243,9 @@ public struct CLIPImageProcessor: Sendable {
     ///   only without `do_center_crop`).
     public func callAsFunction(_ images: [RGBImage]) throws -> Tensor {
         guard let first = images.first else { throw ModelError.invalidInput("no images to process") }
+        if let empty = images.firstIndex(where: { $0.width == 0 || $0.height == 0 }) {
+            throw ModelError.invalidInput("image \(empty) is empty (\(images[empty].width)x\(images[empty].height))")
+        }
         let size = outputSize(width: first.width, height: first.height)
         for (i, image) in images.enumerated() {
             let s = outputSize(width: image.width, height: image.height)

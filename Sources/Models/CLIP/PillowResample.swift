@@ -18,27 +18,6 @@ import Foundation
 // Every output pixel depends only on its own coefficients, so computing a window of the output (the centre crop)
 // gives exactly the same values as resizing everything and cropping afterwards.
 
-/// An 8-bit RGB image, packed: `height` rows of `width` × 3 bytes (red, green, blue), top row first, no padding
-/// between rows — the layout of MediaIO's `RGBFrame.pixels` and of `ffmpeg -pix_fmt rgb24`.
-public struct RGBImage: Sendable, Equatable {
-    public let width: Int
-    public let height: Int
-    /// `height · width · 3` bytes.
-    public let pixels: [UInt8]
-
-    /// - Throws: `ModelError.invalidInput` when a side is not positive or `pixels` does not hold
-    ///   `width · height · 3` bytes.
-    public init(width: Int, height: Int, pixels: [UInt8]) throws {
-        guard width > 0, height > 0, pixels.count == width * height * 3 else {
-            throw ModelError.invalidInput("an RGB image of \(width)x\(height) needs \(max(0, width * height * 3)) bytes, "
-                                          + "got \(pixels.count)")
-        }
-        self.width = width
-        self.height = height
-        self.pixels = pixels
-    }
-}
-
 /// Pillow's antialiasing filters, with the values `PIL.Image.Resampling` gives them (as in a
 /// `preprocessor_config.json`'s `resample`).
 public enum PillowFilter: Int, Sendable, CaseIterable {
