@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Datasets"),
         .target(
             name: "PipelineKit",
-            dependencies: ["CSQLite", "MediaIO", "DSP", "FeatureStore", "Datasets", "Tensor", "Tokenizers", "Models",
+            dependencies: ["CSQLite", "MediaIO", "DSP", "FeatureStore", "Datasets", "Tensor", "Tokenizers", "Models", "COpenCVShim",
                            .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(

@@ -54,7 +54,7 @@ public enum ColumnData: Sendable, Equatable {
     }
 
     /// Appends `other`, which must have the same element type.
-    mutating func append(_ other: ColumnData) {
+    public mutating func append(_ other: ColumnData) {
         switch (self, other) {
         case (.float32(var a), .float32(let b)): a += b; self = .float32(a)
         case (.float64(var a), .float64(let b)): a += b; self = .float64(a)

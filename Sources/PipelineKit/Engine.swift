@@ -162,7 +162,7 @@ public final class Engine {
                         }
                     case .upstream: break
                     }
-                    for n in s.needs { inputs.append("\(n)=" + (itemFP[n]?[u.key]?.value ?? "?")) }
+                    for n in runner.fingerprintNeeds ?? s.needs { inputs.append("\(n)=" + (itemFP[n]?[u.key]?.value ?? "?")) }
                     fps[u.key] = ItemFingerprint(stage: s.name, kind: s.kind, codeVersion: kind.version,
                                                  paramsJSON: paramsIdentity, inputs: inputs)
                 }
@@ -260,7 +260,7 @@ public final class Engine {
                     var out: [String: Result<ItemFeature, ItemFailure>] = [:]
                     for p in perItem {
                         do {
-                            guard case .feature(let f) = try ctx.value(of: p.stage.name) else {
+                            guard let f = try ctx.value(of: p.stage.name).persisted else {
                                 throw ItemFailure(reason: "internal_error", message: "\(p.stage.name) produced no feature")
                             }
                             out[p.stage.name] = .success(f)
@@ -496,22 +496,30 @@ enum ShardAssembler {
             columns.append(Column(name: "features", data: .float32(flat), rowShape: shape, chunkRows: schema.chunkRows, indexMode: .virtual))
         }
         if let rowShape = schema.sequenceRowShape {
-            var flat: [Float] = []
+            var values = ColumnData.empty(schema.sequenceType)
             var offsets: [Int64] = [0]
             var perRow: [String: [Float]] = [:]
+            var rowColumns = Dictionary(uniqueKeysWithValues: schema.rowColumns.map { ($0.name, ColumnData.empty($0.type)) })
             for f in features {
-                if let f, let seq = f.sequence {
-                    flat.append(contentsOf: seq)
+                let data: ColumnData? = schema.sequenceType == .uint8 ? f?.sequenceBytes.map { .uint8($0) } : f?.sequence.map { .float32($0) }
+                if let f, let data {
+                    values.append(data)
                     for name in schema.perRowFloats { perRow[name, default: []].append(contentsOf: f.perRowFloats[name] ?? []) }
+                    for c in schema.rowColumns {
+                        rowColumns[c.name]!.append(f.rowColumns[c.name] ?? .empty(c.type))
+                    }
                     offsets.append(offsets.last! + Int64(f.sequenceRows))
                 } else {
                     offsets.append(offsets.last!)
                 }
             }
-            columns.append(Column(name: "values", data: .float32(flat), rowShape: rowShape, chunkRows: schema.chunkRows, indexMode: .virtual))
+            columns.append(Column(name: "values", data: values, rowShape: rowShape, chunkRows: schema.chunkRows, indexMode: .virtual))
             columns.append(Column(name: "offsets", data: .int64(offsets), rowShape: [], indexMode: .offsets))
             for name in schema.perRowFloats {
                 columns.append(Column(name: name, data: .float32(perRow[name] ?? []), rowShape: [], chunkRows: 1024, indexMode: .virtual))
+            }
+            for c in schema.rowColumns {
+                columns.append(Column(name: c.name, data: rowColumns[c.name]!, rowShape: c.rowShape, chunkRows: 1024, indexMode: .virtual))
             }
         }
         for name in schema.perItemInts {

@@ -1,4 +1,5 @@
 import Datasets
+import FeatureStore
 import Foundation
 
 /// Why one item failed in one stage: a stable reason code (recorded, listed by `status`) and one clear sentence.
@@ -21,6 +22,20 @@ public struct OutputSchema: Sendable {
     public var perRowFloats: [String] = []
     /// Rows per HDF5 chunk for `features` (1–8 items) or `values` (about 64–128 frames).
     public var chunkRows: Int = 1
+    /// The element type of `values`: float32, or uint8 for image crops (`ItemFeature.sequenceBytes`).
+    public var sequenceType: ElementType = .float32
+    /// Other per-row columns beside `values` with their own type and row shape (boxes, landmarks, frame indices).
+    public var rowColumns: [RowColumn] = []
+}
+
+/// A per-row column of a sequence stage: one row per row of `values` (e.g. `boxes [sum T, 4]`).
+public struct RowColumn: Sendable {
+    public var name: String
+    public var type: ElementType
+    public var rowShape: [Int]
+    public init(_ name: String, _ type: ElementType, _ rowShape: [Int] = []) {
+        self.name = name; self.type = type; self.rowShape = rowShape
+    }
 }
 
 /// One item's output of a persisted stage.
@@ -30,6 +45,10 @@ public struct ItemFeature: Sendable {
     public var sequenceRows: Int = 0
     public var perItemInts: [String: Int64] = [:]
     public var perRowFloats: [String: [Float]] = [:]
+    /// `values` as bytes when the schema's `sequenceType` is uint8 (then `sequence` stays nil).
+    public var sequenceBytes: [UInt8]? = nil
+    /// The schema's `rowColumns` for this item's rows.
+    public var rowColumns: [String: ColumnData] = [:]
     public init() {}
 }
 
@@ -37,6 +56,18 @@ public struct ItemFeature: Sendable {
 public enum StageValue: Sendable {
     case audio(samples: [Float], sampleRate: Int)
     case feature(ItemFeature)
+    /// The sampled frames (streamed to later stages) and what the frames stage persists about them.
+    case frames(FrameSet, ItemFeature)
+    /// The face crops (for stages on faces) and what the faces stage persists.
+    case faces(FaceCrops, ItemFeature)
+
+    /// What a persisted stage writes for the item, if anything.
+    public var persisted: ItemFeature? {
+        switch self {
+        case .feature(let f), .frames(_, let f), .faces(_, let f): return f
+        case .audio: return nil
+        }
+    }
 }
 
 /// Which inputs an item's fingerprint covers besides upstream stages.
@@ -106,6 +137,9 @@ public protocol StageRunner: AnyObject, Sendable {
     /// What the fingerprint hashes for the params, when not their canonical JSON: e.g. a checkpoint's content
     /// hash in place of its path, so another checkpoint recomputes the stage and a moved one does not.
     var paramsIdentity: String? { get }
+    /// The upstream stages whose fingerprints this stage's fingerprint covers, when not all of `needs` (a stage
+    /// that reads only one of its inputs under its current params).
+    var fingerprintNeeds: [String]? { get }
     /// Extra root attributes for this stage's files (e.g. `sample_rate`, `hop_seconds`).
     var attributes: [String: String] { get }
     func run(_ item: ItemContext) throws -> StageValue
@@ -114,6 +148,7 @@ public protocol StageRunner: AnyObject, Sendable {
 extension StageRunner {
     public var attributes: [String: String] { [:] }
     public var paramsIdentity: String? { nil }
+    public var fingerprintNeeds: [String]? { nil }
 }
 
 /// A stage that runs on a whole shard at once (to batch model inference), before the per-item stages, on the
@@ -154,6 +189,8 @@ public struct StageRegistry: Sendable {
         MFCCStage.kind: MFCCStage.self,
         MelSpecStage.kind: MelSpecStage.self,
         TextStage.kind: TextStage.self,
+        FramesStage.kind: FramesStage.self,
+        FacesStage.kind: FacesStage.self,
     ])
 }
 

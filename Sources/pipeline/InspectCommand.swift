@@ -42,10 +42,15 @@ extension PipelineCommand {
                     let off = try file.readInt64s("offsets")
                     let shape = try file.shape(of: "values")
                     let rows = Int(off[i])..<Int(off[i + 1])
-                    let v = rows.isEmpty ? [] : try file.readFloatRows("values", rows: rows)
-                    line += " values[\(rows.count), \(shape.dropFirst().map(String.init).joined(separator: ", "))] min=\(v.min() ?? 0) max=\(v.max() ?? 0)"
+                    let dims = ([rows.count] + shape.dropFirst()).map(String.init).joined(separator: ", ")
+                    if try file.elementType(of: "values") == .float32 {
+                        let v = rows.isEmpty ? [] : try file.readFloatRows("values", rows: rows)
+                        line += " values[\(dims)] min=\(v.min() ?? 0) max=\(v.max() ?? 0)"
+                    } else {
+                        line += " values[\(dims)] \(try file.elementType(of: "values").rawValue)"
+                    }
                 }
-                for extra in ["n_frames", "total_frames"] where names.contains(extra) {
+                for extra in ["n_frames", "total_frames", "n_faces", "n_valid", "n_tokens", "truncated"] where names.contains(extra) {
                     line += " \(extra)=\(try file.readInt64s(extra)[i])"
                 }
                 print(line)

@@ -71,17 +71,20 @@ extension PipelineCommand {
 /// The failures at the end of a run or in `status`, grouped by item.
 enum FailureList {
     static func render(_ failures: [(key: String, stage: String, reason: String, message: String)]) -> String {
-        var byKey: [String: [(stage: String, reason: String, message: String)]] = [:]
-        var order: [String] = []
+        // One line per item and reason: the stages that failed for that reason, and the first one's message.
+        var groups: [String: [(stage: String, reason: String, message: String)]] = [:]
+        var order: [String] = [], keys: Set<String> = []
         for f in failures {
-            if byKey[f.key] == nil { order.append(f.key) }
-            byKey[f.key, default: []].append((f.stage, f.reason, f.message))
+            let g = f.key + "\u{0}" + f.reason
+            if groups[g] == nil { order.append(g) }
+            keys.insert(f.key)
+            groups[g, default: []].append((f.stage, f.reason, f.message))
         }
-        var out = "\(order.count) item(s) failed:\n"
-        for k in order {
-            let fs = byKey[k]!
-            let stages = fs.map(\.stage).joined(separator: ", ")
-            out += "  \(k) [\(stages)] \(fs[0].reason): \(fs[0].message)\n"
+        var out = "\(keys.count) item(s) failed:\n"
+        for g in order {
+            let fs = groups[g]!
+            let key = String(g[..<g.firstIndex(of: "\u{0}")!])
+            out += "  \(key) [\(fs.map(\.stage).sorted().joined(separator: ", "))] \(fs[0].reason): \(fs[0].message)\n"
         }
         return out
     }

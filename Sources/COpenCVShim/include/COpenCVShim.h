@@ -18,6 +18,23 @@ int cvshim_resize_u8(const uint8_t *src, int width, int height, int channels,
                      uint8_t *dst, int out_width, int out_height, int interpolation,
                      char *err, size_t err_size);
 
+/// A loaded `cv::CascadeClassifier` (Haar or LBP cascade XML). Not thread-safe: one caller at a time.
+typedef struct cvshim_cascade cvshim_cascade;
+
+/// Loads a cascade XML file. Returns NULL and writes the reason into `err` when it cannot be loaded.
+cvshim_cascade *cvshim_cascade_load(const char *path, char *err, size_t err_size);
+
+/// Frees a cascade from `cvshim_cascade_load` (NULL is ignored).
+void cvshim_cascade_free(cvshim_cascade *cascade);
+
+/// Detects objects in a packed RGB24 image: converts to grayscale (`cv::COLOR_RGB2GRAY`), then
+/// `detectMultiScale(gray, scale_factor, min_neighbors, 0, Size(min_size, min_size))`.
+/// Writes up to `max_boxes` boxes as x, y, width, height into `boxes` (4 ints each), in OpenCV's order.
+/// Returns the number of boxes found (may exceed `max_boxes`), or -1 with OpenCV's message in `err`.
+int cvshim_cascade_detect(cvshim_cascade *cascade, const uint8_t *rgb, int width, int height,
+                          double scale_factor, int min_neighbors, int min_size,
+                          int *boxes, int max_boxes, char *err, size_t err_size);
+
 #ifdef __cplusplus
 }
 #endif
