@@ -33,10 +33,12 @@ let package = Package(
                 .linkedLibrary("opencv_objdetect"), .linkedLibrary("stdc++"),
             ]
         ),
+        // AVX2 inner loops of the DSP module, used when the CPU has AVX2 (runtime check).
+        .target(name: "CDSPKernels"),
 
         // Swift modules, one per concern.
         .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
-        .target(name: "DSP", dependencies: ["CFFTW"]),
+        .target(name: "DSP", dependencies: ["CFFTW", "CDSPKernels"]),
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         .target(name: "Tokenizers"),
         .target(name: "Models", dependencies: ["Tensor", "Tokenizers"]),

@@ -55,25 +55,34 @@ public final class LogMel: @unchecked Sendable {
     /// Precomputes the window and filterbank, and plans the FFT.
     /// - Throws: `DSPError.invalidConfig` for nFFT < 2, hop < 1, nMels < 1, fmin < 0, fmin >= fmax,
     ///   fmax > sampleRate / 2, or a negative topDB.
-    public init(_ config: LogMelConfig) throws {
+    public convenience init(_ config: LogMelConfig) throws {
+        try self.init(config, avx2: LogMelEngine.cpuRunsAVX2)
+    }
+
+    /// `init(_:)`, choosing between the AVX2 kernels and the Swift loops (for the tests that compare them).
+    init(_ config: LogMelConfig, avx2: Bool) throws {
         let fmax = try validateSpectral(sampleRate: config.sampleRate, nFFT: config.nFFT, hop: config.hop,
                                         nMels: config.nMels, fmin: config.fmin, fmax: config.fmax, topDB: config.topDB)
         self.config = config
         self.engine = try LogMelEngine(sampleRate: config.sampleRate, nFFT: config.nFFT, hop: config.hop,
-                                       nMels: config.nMels, fmin: config.fmin, fmax: fmax, topDB: config.topDB)
+                                       nMels: config.nMels, fmin: config.fmin, fmax: fmax, topDB: config.topDB,
+                                       avx2: avx2)
     }
 
     /// The clamped dB mel spectrogram of the whole clip.
     public func compute(_ samples: [Float]) -> LogMelResult {
-        let (db, frames) = engine.melDB(samples)
+        let frames = engine.frameCount(samples.count)
         let nMels = config.nMels
-        var values = [Float](repeating: 0, count: db.count)
-        db.withUnsafeBufferPointer { src in
-            values.withUnsafeMutableBufferPointer { dst in
-                for m in 0..<nMels {
-                    for t in 0..<frames { dst[t * nMels + m] = src[m * frames + t] }
-                }
+        let db = UnsafeMutablePointer<Float>.allocate(capacity: max(1, nMels * frames))
+        defer { db.deallocate() }
+        let floor = engine.floor(peak: samples.withUnsafeBufferPointer { engine.melDecibels($0, into: db) })
+        // Band-major to time-major, with the clip-wide top_db clamp.
+        let values = [Float](unsafeUninitializedCapacity: nMels * frames) { dst, initialized in
+            for m in 0..<nMels {
+                let src = db + m * frames
+                for t in 0..<frames { dst[t * nMels + m] = max(src[t], floor) }
             }
+            initialized = nMels * frames
         }
         let hop = Double(config.hop), rate = Double(config.sampleRate)
         let times = (0..<frames).map { Float(Double($0) * hop / rate) }

@@ -1,3 +1,4 @@
+import CDSPKernels
 import Foundation
 
 /// Parameters of `MFCC`. The defaults are the MELD audio features: 13 x 401 at 16 kHz, 25 ms / 10 ms.
@@ -62,13 +63,18 @@ public struct MFCCResult: Sendable {
 public final class MFCC: @unchecked Sendable {
     public let config: MFCCConfig
     private let engine: LogMelEngine
-    /// DCT-II ortho basis, `nMFCC x nMels`: `s_k * cos(pi * k * (2n + 1) / (2 * nMels))`.
-    private let dct: [Double]
+    /// The DCT-II ortho basis and the order its coefficients are computed in (see `FoldedDCT`).
+    private let dct: FoldedDCT
 
     /// Precomputes the window, filterbank, DCT matrix, and plans the FFT.
     /// - Throws: `DSPError.invalidConfig` for nFFT < 2, hop < 1, nMels < 1, nMFCC outside 1...nMels, frames < 1,
     ///   fmin < 0, fmin >= fmax, fmax > sampleRate / 2, or a negative topDB.
-    public init(_ config: MFCCConfig) throws {
+    public convenience init(_ config: MFCCConfig) throws {
+        try self.init(config, avx2: LogMelEngine.cpuRunsAVX2)
+    }
+
+    /// `init(_:)`, choosing between the AVX2 kernels and the Swift loops (for the tests that compare them).
+    init(_ config: MFCCConfig, avx2: Bool) throws {
         let fmax = try validateSpectral(sampleRate: config.sampleRate, nFFT: config.nFFT, hop: config.hop,
                                         nMels: config.nMels, fmin: config.fmin, fmax: config.fmax, topDB: config.topDB)
         guard config.nMFCC >= 1, config.nMFCC <= config.nMels else {
@@ -77,16 +83,9 @@ public final class MFCC: @unchecked Sendable {
         guard config.frames >= 1 else { throw DSPError.invalidConfig("frames must be at least 1 (got \(config.frames))") }
         self.config = config
         self.engine = try LogMelEngine(sampleRate: config.sampleRate, nFFT: config.nFFT, hop: config.hop,
-                                       nMels: config.nMels, fmin: config.fmin, fmax: fmax, topDB: config.topDB)
-        let n = config.nMels
-        var dct = [Double](repeating: 0, count: config.nMFCC * n)
-        for k in 0..<config.nMFCC {
-            let scale = (k == 0 ? 1.0 : 2.0) / Double(n)
-            for i in 0..<n {
-                dct[k * n + i] = scale.squareRoot() * cos(Double.pi * Double(k) * Double(2 * i + 1) / Double(2 * n))
-            }
-        }
-        self.dct = dct
+                                       nMels: config.nMels, fmin: config.fmin, fmax: fmax, topDB: config.topDB,
+                                       avx2: avx2)
+        self.dct = FoldedDCT(nMels: config.nMels, nMFCC: config.nMFCC)
     }
 
     /// MFCCs of the whole clip, padded with zero columns or truncated on the right to `config.frames`.
@@ -102,69 +101,150 @@ public final class MFCC: @unchecked Sendable {
         return (coefficients(samples, columns: total).values, total)
     }
 
-    /// DCT of the first `min(T, columns)` frames into an `nMFCC x columns` zero-initialised matrix.
-    ///
-    /// Double-precision sums, vectorised over frames (the dB matrix is band-major). The DCT-II basis is symmetric
-    /// (even k) or antisymmetric (odd k) about the middle band, so each coefficient sums `nMels / 2` products of
-    /// the basis with `x[i] + x[N-1-i]` or `x[i] - x[N-1-i]` (exact in double), halving the work.
+    /// DCT of the first `min(T, columns)` frames into an `nMFCC x columns` zero-initialised matrix; the dB values
+    /// of the later frames are still computed, for the clip-wide `top_db` maximum.
     private func coefficients(_ samples: [Float], columns: Int) -> (values: [Float], total: Int) {
-        let (db, total) = engine.melDB(samples)
-        let nMels = config.nMels, nMFCC = config.nMFCC, half = nMels / 2
-        var out = [Float](repeating: 0, count: nMFCC * columns)
+        let total = engine.frameCount(samples.count)
+        let nMels = config.nMels
+        let db = UnsafeMutablePointer<Float>.allocate(capacity: max(1, nMels * total))
+        defer { db.deallocate() }
+        let floor = engine.floor(peak: samples.withUnsafeBufferPointer { engine.melDecibels($0, into: db) })
+        var out = [Float](repeating: 0, count: config.nMFCC * columns)
         let kept = min(total, columns)
         guard kept > 0 else { return (out, total) }
-        // sums[i] = x[i] + x[N-1-i], diffs[i] = x[i] - x[N-1-i] for i < half; the middle band (odd N) in sums[half].
-        let sums = UnsafeMutablePointer<Double>.allocate(capacity: (half + 1) * kept)
-        let diffs = UnsafeMutablePointer<Double>.allocate(capacity: max(half, 1) * kept)
-        defer { sums.deallocate(); diffs.deallocate() }
-        db.withUnsafeBufferPointer { db in
-        dct.withUnsafeBufferPointer { basis in
         out.withUnsafeMutableBufferPointer { out in
-            let db = db.baseAddress!
-            for i in 0..<half {
-                let lo = db + i * total, hi = db + (nMels - 1 - i) * total
-                let s = sums + i * kept, d = diffs + i * kept
-                for t in 0..<kept {
-                    s[t] = Double(lo[t]) + Double(hi[t])
-                    d[t] = Double(lo[t]) - Double(hi[t])
-                }
-            }
-            if nMels % 2 == 1 {
-                let mid = db + half * total, s = sums + half * kept
-                for t in 0..<kept { s[t] = Double(mid[t]) }
-            }
-            // Odd k: cos(pi k / 2) = 0 at the middle band of an odd nMels, so only even k use sums[half].
-            let evenTerms = nMels % 2 == 1 ? half + 1 : half
-            for k in 0..<nMFCC {
-                let source = UnsafeRawPointer(k % 2 == 0 ? sums : diffs), terms = k % 2 == 0 ? evenTerms : half
-                let coefficients = basis.baseAddress! + k * nMels
-                let dst = out.baseAddress! + k * columns
-                let rowBytes = 8 * kept
-                var t = 0
-                // Eight frames at a time, accumulated in registers over the terms (pointer increments keep
-                // overflow checks out of the inner loop).
-                while t + 8 <= kept {
-                    var acc = SIMD8<Double>()
-                    var row = source + 8 * t
-                    for i in 0..<terms {
-                        acc += coefficients[i] * row.loadUnaligned(as: SIMD8<Double>.self)
-                        row += rowBytes
-                    }
-                    for j in 0..<8 { dst[t + j] = Float(acc[j]) }
-                    t += 8
-                }
-                while t < kept {
-                    var acc = 0.0
-                    var row = source + 8 * t
-                    for i in 0..<terms {
-                        acc += coefficients[i] * row.load(as: Double.self)
-                        row += rowBytes
-                    }
-                    dst[t] = Float(acc)
-                    t += 1
-                }
-            }
-        }}}
+            dct.apply(db: db, frames: total, kept: kept, floor: floor, into: out.baseAddress!, columns: columns,
+                      avx2: engine.avx2)
+        }
         return (out, total)
+    }
+}
+
+/// The orthonormal DCT-II over the mel bands, `C[k] = s_k * sum_i x[i] cos(pi k (2i + 1) / (2N))`
+/// (`s_0 = sqrt(1/N)`, `s_k = sqrt(2/N)`), for the first `nMFCC` coefficients, in double precision.
+///
+/// The basis is symmetric (even k) or antisymmetric (odd k) about the middle band, so the even coefficients
+/// need only the `N/2` sums `x[i] + x[N-1-i]` and the odd ones the `N/2` differences. The even ones fold again
+/// on the sums (k a multiple of 4 symmetric, k = 2 mod 4 antisymmetric), and so on while at least two
+/// coefficients share a level: for N = 40 and 13 coefficients, 170 multiply-adds per frame instead of 520
+/// (260 with one fold). The first fold's sums and differences of float32 values are exact in double and the
+/// later ones round at double precision, so the results match the plain double sums to about 1e-16.
+struct FoldedDCT: Sendable {
+    /// One fold: the vector of `length` values becomes `length / 2` sums (plus the middle value for an odd
+    /// length, which ends the folding) and `length / 2` differences, from which `oddCoefficients` are summed.
+    struct Fold: Sendable {
+        let length: Int
+        let oddCoefficients: [Int]
+    }
+
+    let nMels: Int
+    let nMFCC: Int
+    /// `nMFCC x nMels`: `s_k * cos(pi * k * (2i + 1) / (2 * nMels))`. A coefficient computed after `j` folds
+    /// uses the first entries of its row (band i of the folded vector pairs band i with its mirror images).
+    let basis: [Double]
+    let folds: [Fold]
+    /// The coefficients left after the folds, summed over the first `finalLength` folded values.
+    let finalCoefficients: [Int]
+    let finalLength: Int
+    /// `folds` and the final step flattened for `dsp_dct_avx2`: per fold its length, the number of its odd
+    /// coefficients and those coefficients; then the final length, count and coefficients.
+    let plan: [Int]
+
+    init(nMels n: Int, nMFCC: Int) {
+        self.nMels = n
+        self.nMFCC = nMFCC
+        var basis = [Double](repeating: 0, count: nMFCC * n)
+        for k in 0..<nMFCC {
+            let scale = (k == 0 ? 1.0 : 2.0) / Double(n)
+            for i in 0..<n {
+                basis[k * n + i] = scale.squareRoot() * cos(Double.pi * Double(k) * Double(2 * i + 1) / Double(2 * n))
+            }
+        }
+        self.basis = basis
+        // After j even folds the vector has N / 2^j values and holds the coefficients k that are multiples of
+        // 2^j; mirroring i -> L-1-i turns the angle into pi k / 2^j - angle, so k / 2^j even is symmetric and
+        // odd antisymmetric (cos = 0 at the middle of an odd length).
+        var folds = [Fold](), group = Array(0..<nMFCC), length = n, level = 0
+        while group.count >= 2 && length >= 2 {
+            folds.append(Fold(length: length, oddCoefficients: group.filter { ($0 >> level) & 1 == 1 }))
+            group = group.filter { ($0 >> level) & 1 == 0 }
+            level += 1
+            if length % 2 == 1 { length = length / 2 + 1; break }
+            length /= 2
+        }
+        self.folds = folds
+        self.finalCoefficients = group
+        self.finalLength = length
+        var plan = [Int]()
+        for fold in folds { plan += [fold.length, fold.oddCoefficients.count] + fold.oddCoefficients }
+        plan += [length, group.count] + group
+        self.plan = plan
+    }
+
+    /// Coefficients of the first `kept` frames of a band-major dB matrix (`db[m * frames + t]`), each value
+    /// first clamped to `max(v, floor)`, into `out[k * columns + t]`: `dsp_dct_avx2` (16 frames at a time) when
+    /// `avx2`, else eight frames at a time, one SIMD8 lane per frame; the same operations per frame either way.
+    func apply(db: UnsafePointer<Float>, frames: Int, kept: Int, floor: Float,
+               into out: UnsafeMutablePointer<Float>, columns: Int, avx2: Bool) {
+        let n = nMels
+        if avx2 {
+            let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 24 * n)
+            defer { scratch.deallocate() }
+            basis.withUnsafeBufferPointer { basis in
+                plan.withUnsafeBufferPointer { plan in
+                    dsp_dct_avx2(db, frames, kept, floor, basis.baseAddress!, n, plan.baseAddress!, folds.count, scratch,
+                                 out, columns)
+                }
+            }
+            return
+        }
+        let values = UnsafeMutablePointer<SIMD8<Double>>.allocate(capacity: n)
+        let diffs = UnsafeMutablePointer<SIMD8<Double>>.allocate(capacity: max(1, n / 2))
+        defer { values.deallocate(); diffs.deallocate() }
+        basis.withUnsafeBufferPointer { basis in
+            let basis = basis.baseAddress!
+            /// `sum_i basis[k][i] * vector[i]` for i < length, in order.
+            func coefficient(_ k: Int, _ vector: UnsafePointer<SIMD8<Double>>, _ length: Int) -> SIMD8<Double> {
+                let row = basis + k * n
+                var acc = SIMD8<Double>()
+                for i in 0..<length { acc += row[i] * vector[i] }
+                return acc
+            }
+            var t = 0
+            while t < kept {
+                let lanes = min(8, kept - t)
+                let low = SIMD8<Float>(repeating: floor)
+                for i in 0..<n {
+                    let src = db + i * frames + t
+                    var v = SIMD8<Float>()
+                    if lanes == 8 {
+                        v = UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self)
+                    } else {
+                        for j in 0..<lanes { v[j] = src[j] }
+                    }
+                    values[i] = SIMD8<Double>(lanewiseMax(v, low))
+                }
+                func store(_ k: Int, _ c: SIMD8<Double>) {
+                    let dst = out + k * columns + t
+                    if lanes == 8 {
+                        UnsafeMutableRawPointer(dst).storeBytes(of: SIMD8<Float>(c), as: SIMD8<Float>.self)
+                    } else {
+                        for j in 0..<lanes { dst[j] = Float(c[j]) }
+                    }
+                }
+                for fold in folds {
+                    let length = fold.length, half = length / 2
+                    for i in 0..<half {
+                        let a = values[i], b = values[length - 1 - i]
+                        values[i] = a + b
+                        diffs[i] = a - b
+                    }
+                    // An odd length keeps its middle value at index `half`, already in place.
+                    for k in fold.oddCoefficients { store(k, coefficient(k, diffs, half)) }
+                }
+                for k in finalCoefficients { store(k, coefficient(k, values, finalLength)) }
+                t += 8
+            }
+        }
     }
 }

@@ -201,6 +201,24 @@ final class DSPUnitTests: XCTestCase {
         print("log-mel vs direct DFT reference: max abs error \(worst) dB; tolerance \(tolerance) dB")
     }
 
+    /// Frames that read only zeros skip the FFT (decoded clips end in digital silence): against the direct DFT
+    /// with zero runs at the start, inside and at the end, and a frame pair that straddles each run's edge.
+    func testSilentFramesMatchDirectDFTReference() throws {
+        var x = Self.noise(count: 12_000, seed: 17)
+        for i in 0..<1_000 { x[i] = 0 }
+        for i in 5_000..<6_500 { x[i] = 0 }
+        for i in 9_100..<12_000 { x[i] = 0 }
+        var config = LogMelConfig()
+        config.nFFT = 400
+        let ours = try LogMel(config).compute(x)
+        let reference = Self.referenceLogMel(x, nFFT: 400, hop: 160, nMels: 40, topDB: 80)
+        XCTAssertEqual(ours.values.count, reference.count)
+        let err = Golden.maxAbsDiff(ours.values, reference).value
+        print("log-mel with silent frames vs direct DFT reference: max abs error \(err) dB; tolerance 0.001 dB")
+        XCTAssertLessThanOrEqual(err, 1e-3)
+        XCTAssertEqual(ours.values.suffix(40 * 10), [Float](repeating: ours.values.max()! - 80, count: 400))
+    }
+
     /// Time-major log-mel by the book, in the simplest loops (see testMatchesDirectDFTReference).
     static func referenceLogMel(_ x: [Float], nFFT: Int, hop: Int, nMels: Int, topDB: Float) -> [Float] {
         let frames = Framing.centredFrameCount(samples: x.count, nFFT: nFFT, hop: hop)
