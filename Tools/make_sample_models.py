@@ -14,7 +14,13 @@ Writes
   Samples/models/bert-tiny/    BertModel, hidden 32, 2 layers, 4 heads, intermediate 64, max_pos 512, with a
                                small uncased WordPiece vocab.txt (specials, characters, ## characters, and the
                                words of the sample's CSVs).
-Run: Tools/make_sample_models.py [--only bert]
+  Samples/models/hubert-tiny/  HubertModel, hidden 32, 2 layers, 4 heads, conv_dim 7 x 16 with hubert-base's
+                               kernels and strides (20 ms frames), positional conv 16 / 4 groups, and
+                               hubert-base's preprocessor_config.json (do_normalize true).
+  Samples/models/clip-tiny/    CLIPModel, vision hidden 32, 2 layers, 4 heads, patch 32, image 224, projection 16
+                               (a tiny text tower too, as in a real CLIPModel checkpoint), with clip-vit-base-patch32's
+                               preprocessor_config.json.
+Run: Tools/make_sample_models.py [--only bert|hubert|clip]
 """
 import argparse
 import csv
@@ -64,12 +70,55 @@ def make_bert():
     print(f"wrote {folder} ({len(vocab)} tokens)")
 
 
+def save(model, folder, note_config):
+    folder.mkdir(parents=True, exist_ok=True)
+    config_dict = note_config.to_dict()
+    config_dict["_note"] = "tiny random model for the bundled sample only; its features are not meaningful"
+    (folder / "config.json").write_text(json.dumps(config_dict, indent=2, sort_keys=True) + "\n")
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    print(f"wrote {folder}")
+
+
+def make_hubert():
+    from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
+
+    torch.manual_seed(20261122)
+    config = HubertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                          conv_dim=[16] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    model = HubertModel(config).eval()
+    folder = OUT / "hubert-tiny"
+    save(model, folder, config)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=False).save_pretrained(str(folder))
+
+
+def make_clip():
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    torch.manual_seed(20261123)
+    config = CLIPConfig(
+        text_config={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4, "intermediate_size": 64,
+                     "vocab_size": 100, "max_position_embeddings": 16},
+        vision_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+                       "patch_size": 32, "image_size": 224},
+        projection_dim=16)
+    model = CLIPModel(config).eval()
+    folder = OUT / "clip-tiny"
+    save(model, folder, config)
+    CLIPImageProcessor().save_pretrained(str(folder))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", choices=["bert"], default=None)
+    ap.add_argument("--only", choices=["bert", "hubert", "clip"], default=None)
     args = ap.parse_args()
     if args.only in (None, "bert"):
         make_bert()
+    if args.only in (None, "hubert"):
+        make_hubert()
+    if args.only in (None, "clip"):
+        make_clip()
 
 
 if __name__ == "__main__":

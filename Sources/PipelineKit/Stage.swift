@@ -191,6 +191,8 @@ public struct StageRegistry: Sendable {
         TextStage.kind: TextStage.self,
         FramesStage.kind: FramesStage.self,
         FacesStage.kind: FacesStage.self,
+        HubertStage.kind: HubertStage.self,
+        ClipStage.kind: ClipStage.self,
     ])
 }
 

@@ -46,7 +46,7 @@ final class PipelineSpecTests: XCTestCase {
 
     func testDefaultPipelineLoadsWithDefaults() throws {
         let spec = try PipelineSpec.load(from: TestPaths.repoRoot.appendingPathComponent("Pipelines/extract.yaml"))
-        XCTAssertEqual(spec.stages.map(\.name), ["audio", "faces", "frames", "melspec", "mfcc", "text"])
+        XCTAssertEqual(spec.stages.map(\.name), ["audio", "frames", "faces", "clip", "hubert", "melspec", "mfcc", "text"])
         XCTAssertEqual(spec.stage("mfcc")!.params.int("n_mfcc"), 13)
         XCTAssertEqual(spec.stage("mfcc")!.params.int("frames"), 401)
         XCTAssertEqual(spec.stage("melspec")!.params["fmax"], .null)
