@@ -15,7 +15,8 @@ import Foundation
 /// OpenBLAS chose a kernel without AVX-512, the kernel table is switched to SkylakeX (see `kernelChoice`).
 /// A user-set `OPENBLAS_CORETYPE` always wins; CPUs without AVX-512 keep the library's choice.
 ///
-/// Threads: OpenBLAS threads each large call itself (`setThreads`, default: all cores, or `OPENBLAS_NUM_THREADS`).
+/// Threads: OpenBLAS threads each large call itself (`setThreads`, default: all cores, or `OPENBLAS_NUM_THREADS`);
+/// `setThreads` also caps this module's own parallel loops, so one number decides how many cores an encoder uses.
 /// Calling from several threads at once is safe; then set 1 thread per call to avoid oversubscription.
 public enum BLAS {
     /// What was decided about OpenBLAS's kernel at first use.
@@ -116,11 +117,19 @@ public enum BLAS {
         return OpenBLASCalls.threads()
     }
 
-    /// Sets the number of threads OpenBLAS uses per call (`openblas_set_num_threads`); values < 1 mean 1.
+    /// Sets the number of threads OpenBLAS uses per call (`openblas_set_num_threads`) and the number of chunks
+    /// this module's own parallel loops (elementwise ops, norms, softmax, attention heads) run at once; values
+    /// < 1 mean 1.
     public static func setThreads(_ n: Int) {
         _ = initialChoice
         OpenBLASCalls.setThreads(max(1, n))
+        Parallel.threads = max(1, n)
     }
+
+    /// The largest m·n·k that OpenBLAS computes on the calling thread whatever its thread count: it threads only
+    /// larger products (`SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD` = 65536 · 4 in interface/gemm.c, 0.3.x).
+    /// Products up to this size may run inside this module's parallel loops without oversubscribing the cores.
+    static let callingThreadProductLimit = 65_536 * 4
 
     /// Row-major single-precision GEMM, `C = alpha·op(A)·op(B) + beta·C` (`cblas_sgemm`), where op(A) is
     /// `[m, k]` and op(B) is `[k, n]`.

@@ -7,6 +7,16 @@ func moments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Double, variance: Do
     return (mean, centeredSquaresDouble(p, n, mean: mean) / Double(n))
 }
 
+/// LayerNorm of one row in place: `(x − μ) / √(σ² + eps) · γ + β`, statistics in Double.
+@inline(__always)
+func normalizeRow(_ row: UnsafeMutablePointer<Float>, _ dim: Int, gamma: UnsafePointer<Float>,
+                  beta: UnsafePointer<Float>, eps: Float) {
+    let (mean, variance) = moments(row, dim)
+    let invStd = Float(1 / (variance + Double(eps)).squareRoot())
+    let mu = Float(mean)
+    for i in 0..<dim { row[i] = (row[i] - mu) * invStd * gamma[i] + beta[i] }
+}
+
 extension Tensor {
     /// LayerNorm over the last axis in place: `(x − μ) / √(σ² + eps) · weight + bias`, σ² biased
     /// (PyTorch `nn.LayerNorm(dim, eps)`; BERT uses eps 1e-12, HuBERT and CLIP 1e-5).
@@ -24,11 +34,7 @@ extension Tensor {
             bias.withUnsafeBufferPointer { b in
                 Parallel.forEachChunk(rows, costPerItem: dim * 4) { range in
                     for r in range {
-                        let row = p + r * dim
-                        let (mean, variance) = moments(row, dim)
-                        let invStd = Float(1 / (variance + Double(eps)).squareRoot())
-                        let mu = Float(mean)
-                        for i in 0..<dim { row[i] = (row[i] - mu) * invStd * g[i] + b[i] }
+                        normalizeRow(p + r * dim, dim, gamma: g.baseAddress!, beta: b.baseAddress!, eps: eps)
                     }
                 }
             }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// The memory behind a `Tensor`: either an owned, 64-byte aligned allocation, or a read-only view into memory
-/// someone else keeps alive (`owner`, e.g. a memory-mapped `SafeTensorsFile`).
+/// The memory behind a `Tensor`: either an owned, 64-byte aligned allocation (large ones recycled through
+/// `StoragePool`), or a read-only view into memory someone else keeps alive (`owner`, e.g. a memory-mapped
+/// `SafeTensorsFile`).
 final class TensorStorage: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
@@ -11,8 +12,7 @@ final class TensorStorage: @unchecked Sendable {
     /// Owned, uninitialised storage for `count` floats.
     init(uninitializedCount count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
-                                                   alignment: 64)
+        let raw = StoragePool.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         owner = nil
     }
@@ -27,7 +27,9 @@ final class TensorStorage: @unchecked Sendable {
     var isView: Bool { owner != nil }
 
     deinit {
-        if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() }
+        if owner == nil {
+            StoragePool.release(UnsafeMutableRawPointer(pointer), byteCount: max(count, 1) * MemoryLayout<Float>.stride)
+        }
     }
 }
 

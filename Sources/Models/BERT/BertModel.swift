@@ -78,8 +78,10 @@ public final class BertModel: @unchecked Sendable {
     public func forward(ids: [[Int32]], tokenTypes: [[Int32]], mask: [[Int32]],
                         outputHiddenStates: Bool = false) throws -> Output {
         let (batch, length) = try checkInputs(ids: ids, tokenTypes: tokenTypes, mask: mask)
-        let maskTensor = Tensor(shape: [batch, length], mask.joined().map { Float($0) })
-        let additiveMask = additiveAttentionMask(maskTensor)
+        // No padding (every mask value 1): no mask, rather than adding zeros to every score.
+        let padded = mask.contains { $0.contains { $0 == 0 } }
+        let additiveMask = padded
+            ? additiveAttentionMask(Tensor(shape: [batch, length], mask.joined().map { Float($0) })) : nil
         var x = embeddings(ids: ids, tokenTypes: tokenTypes, batch: batch, length: length)
         var hidden: [Tensor]? = outputHiddenStates ? [x] : nil
         for layer in layers {
@@ -151,7 +153,6 @@ struct BertEmbeddings {
 struct BertSelfAttention {
     let qkv: Tensor       // concat(query.weight, key.weight, value.weight) along rows, [3H, H]
     let qkvBias: Tensor   // concat(query.bias, key.bias, value.bias), [3H]
-    let hidden: Int
     let heads: Int
     let scale: Float
 
@@ -161,19 +162,15 @@ struct BertSelfAttention {
         let biases = try ["query", "key", "value"].map { try w.take("\($0).bias", shape: [h]) }
         qkv = Tensor.concatenate(weights, axis: 0)
         qkvBias = Tensor.concatenate(biases, axis: 0)
-        hidden = h
         heads = c.numAttentionHeads
         scale = 1 / Float(c.headDim).squareRoot()
     }
 
-    /// - Parameters: x `[B, L, H]`; mask additive `[B, L]`.
+    /// - Parameters: x `[B, L, H]`; mask additive `[B, L]`, nil when nothing is padded.
     /// - Returns: the heads' contexts concatenated, `[B, L, H]`.
-    func callAsFunction(_ x: Tensor, mask: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, mask: Tensor?) -> Tensor {
         let projected = linear(x, weight: qkv, bias: qkvBias)   // [B, L, 3H]
-        return attention(query: projected.slice(axis: 2, 0..<hidden),
-                         key: projected.slice(axis: 2, hidden..<(2 * hidden)),
-                         value: projected.slice(axis: 2, (2 * hidden)..<(3 * hidden)),
-                         heads: heads, scale: scale, mask: mask)
+        return attention(packedQKV: projected, heads: heads, scale: scale, mask: mask)
     }
 }
 
@@ -192,10 +189,8 @@ struct BertResidualOutput {
     }
 
     func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor {
-        var y = linear(x, weight: dense, bias: denseBias)
-        y.add(residual)
-        y.applyLayerNorm(weight: layerNormWeight, bias: layerNormBias, eps: eps)
-        return y
+        linearResidualLayerNorm(x, weight: dense, bias: denseBias, residual: residual,
+                                normWeight: layerNormWeight, normBias: layerNormBias, eps: eps)
     }
 }
 
@@ -209,9 +204,7 @@ struct BertIntermediate {
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = linear(x, weight: dense, bias: denseBias)
-        y.applyGELU()
-        return y
+        linear(x, weight: dense, bias: denseBias, activation: .gelu)
     }
 }
 
@@ -229,7 +222,7 @@ struct BertLayer {
         output = try BertResidualOutput(w.scope("output."), c, inFeatures: c.intermediateSize)
     }
 
-    func callAsFunction(_ x: Tensor, mask: Tensor) -> Tensor {
+    func callAsFunction(_ x: Tensor, mask: Tensor?) -> Tensor {
         let a = selfOutput(selfAttention(x, mask: mask), residual: x)
         return output(intermediate(a), residual: a)
     }

@@ -42,15 +42,51 @@ func fastErf(_ x: Float) -> Float {
     return Float(signOf: x, magnitudeOf: y)
 }
 
+/// e^x for x in [−16, 0] only: `fastExp` without its range clamps and special cases (2^n stays a normal
+/// number), for `geluErf`.
+@inline(__always)
+func expOfSmallNegative(_ x: Float) -> Float {
+    let magic: Float = 12_582_912
+    let t = x * 1.442_695_040_888_963_4 + magic
+    let n = Int32(bitPattern: t.bitPattern &- magic.bitPattern)
+    let fn = t - magic
+    var r = x - fn * 0.693_359_375
+    r = r - fn * -2.121_944_400_546_905_8e-4
+    let z = r * r
+    var y: Float = 1.987_569_150_0e-4
+    y = y * r + 1.398_199_950_7e-3
+    y = y * r + 8.333_451_907_3e-3
+    y = y * r + 4.166_579_589_4e-2
+    y = y * r + 1.666_666_545_9e-1
+    y = y * r + 5.000_000_120_1e-1
+    y = y * z + r + 1
+    return y * Float(bitPattern: UInt32(bitPattern: (n &+ 127) &<< 23))
+}
+
+/// erf for GELU: `fastErf` with |x| clamped to 4 first. That changes nothing in float (erf(4) = 1 − 1.5e−8 rounds
+/// to 1, as erf does beyond), and keeps e^(−x²) in `expOfSmallNegative`'s range, so no range checks remain.
+@inline(__always)
+func geluErf(_ x: Float) -> Float {
+    let a = Swift.min(Swift.abs(x), 4)
+    let t = 1 / (0.327_591_1 * a + 1)
+    var p: Float = 1.061_405_429
+    p = p * t - 1.453_152_027
+    p = p * t + 1.421_413_741
+    p = p * t - 0.284_496_736
+    p = p * t + 0.254_829_592
+    let y = 1 - p * t * expOfSmallNegative(-a * a)
+    return Float(signOf: x, magnitudeOf: y)
+}
+
 /// A float → float function applied elementwise; a type (not a closure) so loops specialise and vectorise.
 protocol ElementwiseKernel {
     static func apply(_ x: Float) -> Float
 }
 
-/// Exact-form GELU `x · 0.5 · (1 + erf(x/√2))`, with `fastErf`.
+/// Exact-form GELU `x · 0.5 · (1 + erf(x/√2))`, with `geluErf`.
 enum GELUKernel: ElementwiseKernel {
     @inline(__always) static func apply(_ x: Float) -> Float {
-        x * 0.5 * (1 + fastErf(x * 0.707_106_781_186_547_524_4))
+        x * 0.5 * (1 + geluErf(x * 0.707_106_781_186_547_524_4))
     }
 }
 
