@@ -51,7 +51,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pipeline",
-            dependencies: ["PipelineKit", "MediaIO", "DSP", "COpenCVShim", "COpenBLAS",
+            dependencies: ["PipelineKit", "MediaIO", "DSP", "COpenCVShim", "COpenBLAS", "Tensor", "Models",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 

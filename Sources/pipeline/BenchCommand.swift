@@ -11,10 +11,18 @@ extension PipelineCommand {
             discussion: """
                 audio: our decode+resample against `ffmpeg -benchmark` doing the same conversion; our MFCC against
                 librosa's (when a Python with librosa is found); the audio stages of `extract` in clips per second.
+                video: frame decoding and sampling (every 10th frame to RGB24) against `ffmpeg -benchmark` doing the
+                same selection, on the sample's clips and on 1280x720 H.264 clips.
+                text: our BERT encoder against transformers' on PyTorch (CPU, same threads; when a Python with torch
+                is found) at bert-base shape with random weights, 32x24 and 1x128 tokens, beside the sgemm rate
+                measured in the same run, and the peak memory with bert-base loaded.
+                models: HuBERT base on 4 s of audio and CLIP ViT-B/32 on 8 images against transformers on PyTorch,
+                MTCNN on a 1280x720 frame against facenet-pytorch, beside the sgemm rate; then the projected wall
+                time of the default extract over all of MELD on this machine.
                 Absolute times drift 5-20% on shared machines; the ratios are the result.
                 """)
 
-        @Argument(help: "What to benchmark: audio.")
+        @Argument(help: "What to benchmark: audio, video, text or models.")
         var what: String = "audio"
 
         @Option(help: ArgumentHelp("A folder of .mp4 clips to use (default: the bundled sample's clips).", valueName: "dir"))
@@ -23,12 +31,33 @@ extension PipelineCommand {
         @Option(help: "How many clips the end-to-end run processes (the sample's clips repeated).")
         var endToEndClips: Int = 300
 
-        @Option(help: "Python with librosa for the MFCC reference (default: python3 on PATH).")
-        var python: String = "python3"
+        @Option(help: ArgumentHelp("""
+            Python for the reference: audio needs librosa (default: python3 on PATH); text and models need torch \
+            and transformers (default: $MELD_TORCH_PYTHON, else python3 on PATH if it has both).
+            """, valueName: "path"))
+        var python: String?
+
+        @Option(help: ArgumentHelp("Python with facenet_pytorch for the MTCNN reference (default: $MELD_FACENET_PYTHON, else python3 if it has it).",
+                                   valueName: "path"))
+        var facenetPython: String?
+
+        @OptionGroup var text: TextBenchOptions
 
         func run() throws {
-            guard what == "audio" else { throw ValidationError("unknown benchmark `\(what)` (known: audio)") }
-            try AudioBench(clipsDir: clips, endToEndClips: endToEndClips, python: python).run()
+            let threads = text.threads ?? ProcessInfo.processInfo.activeProcessorCount
+            switch what {
+            case "audio":
+                try AudioBench(clipsDir: clips, endToEndClips: endToEndClips, python: python ?? "python3").run()
+            case "video":
+                try VideoBench(clipsDir: clips).run()
+            case "text":
+                try TextBench(threads: threads, rounds: text.rounds, repeats: text.repeats, python: python).run()
+            case "models":
+                try ModelBench(threads: threads, rounds: text.rounds, repeats: text.repeats, python: python,
+                               facenetPython: facenetPython).run()
+            default:
+                throw ValidationError("unknown benchmark `\(what)` (known: audio, video, text, models)")
+            }
         }
     }
 }
@@ -101,7 +130,7 @@ struct AudioBench {
     }
 
     /// Runs a program found on PATH; returns the chosen output stream's text, or nil if it failed to run or exit 0.
-    func capture(_ arguments: [String], stderr: Bool) -> String? {
+    static func capture(_ arguments: [String], stderr: Bool) -> String? {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = arguments
@@ -116,7 +145,7 @@ struct AudioBench {
 
     func ffmpegRealTime(_ url: URL) -> Double? {
         // ffmpeg's own decode loop time, from "bench: utime=0.012s stime=0.004s rtime=0.016s" (no process start-up).
-        guard let text = capture(["ffmpeg", "-nostdin", "-hide_banner", "-benchmark", "-i", url.path, "-vn", "-ac", "1",
+        guard let text = Self.capture(["ffmpeg", "-nostdin", "-hide_banner", "-benchmark", "-i", url.path, "-vn", "-ac", "1",
                                   "-ar", "16000", "-f", "f32le", "-y", "/dev/null"], stderr: true) else { return nil }
         guard let r = text.range(of: "rtime=") else { return nil }
         let rest = text[r.upperBound...].prefix { $0 == "." || $0.isNumber }
@@ -149,7 +178,7 @@ struct AudioBench {
                 tot += best
             print(tot / (len(sys.argv) - 1))
             """
-        return capture([python, "-c", script] + paths, stderr: false)
+        return Self.capture([python, "-c", script] + paths, stderr: false)
             .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
