@@ -118,9 +118,9 @@ struct ModelBench {
         var total = 0.0
         for (name, s) in rows {
             total += s
-            print(String(format: "  %-45@ %7.1f min", name as NSString, s / 60))
+            print("  " + name.padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%7.1f min", s / 60))
         }
-        print(String(format: "  %-45@ %7.1f min (%.1f h)", "total" as NSString, total / 60, total / 3600))
+        print("  " + "total".padding(toLength: 46, withPad: " ", startingAt: 0) + String(format: "%7.1f min (%.1f h)", total / 60, total / 3600))
     }
 
     /// Seconds per utterance of bert-base at 32 x 24 tokens (random weights), all threads.
