@@ -13,51 +13,11 @@ final class BertLoadingErrorTests: XCTestCase {
         return folder
     }
 
-    /// Rewrites `folder/model.safetensors` (all F32) after `edit` changes the name → (shape, values) table.
-    private func rewriteWeights(_ folder: URL, _ edit: (inout [String: ([Int], [Float])]) -> Void) throws {
-        let url = folder.appendingPathComponent("model.safetensors")
-        let file = try SafeTensorsFile(url: url)
-        var table: [String: ([Int], [Float])] = [:]
-        for name in file.names where file.entries[name]!.dtype == .F32 {
-            table[name] = (file.entries[name]!.shape, try file.tensor(name).scalars)
-        }
-        edit(&table)
-        var header: [String: Any] = [:], body = Data(), offset = 0
-        for name in table.keys.sorted() {
-            let (shape, values) = table[name]!
-            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + 4 * values.count]]
-            values.withUnsafeBytes { body.append(contentsOf: $0) }
-            offset += 4 * values.count
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
-        var out = Data()
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(json)
-        out.append(body)
-        try out.write(to: url)
-    }
-
     private func editConfig(_ folder: URL, _ key: String, _ value: Any) throws {
         let url = folder.appendingPathComponent("config.json")
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         config[key] = value
         try JSONSerialization.data(withJSONObject: config).write(to: url)
-    }
-
-    /// Asserts `body` throws an error whose description contains every piece; prints it.
-    private func assertThrows(_ pieces: [String], file: StaticString = #filePath, line: UInt = #line,
-                              _ body: () throws -> Void) {
-        do {
-            try body()
-            XCTFail("no error; expected one mentioning \(pieces)", file: file, line: line)
-        } catch {
-            let text = "\(error)"
-            print("error as expected: \(text)")
-            for piece in pieces {
-                XCTAssertTrue(text.contains(piece), "\"\(text)\" does not mention \"\(piece)\"", file: file, line: line)
-            }
-        }
     }
 
     func testMissingFolder() throws {

@@ -120,16 +120,3 @@ enum CLIPFixtures {
     }
 }
 
-/// Asserts `body` throws an error whose description contains every piece; prints it.
-func assertCLIPThrows(_ pieces: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
-    do {
-        try body()
-        XCTFail("no error; expected one mentioning \(pieces)", file: file, line: line)
-    } catch {
-        let text = "\(error)"
-        print("error as expected: \(text)")
-        for piece in pieces {
-            XCTAssertTrue(text.contains(piece), "\"\(text)\" does not mention \"\(piece)\"", file: file, line: line)
-        }
-    }
-}

@@ -131,24 +131,24 @@ final class CLIPImageProcessorTests: XCTestCase {
     func testConfigErrors() throws {
         let dir = try TestPaths.makeTempDir("clip-processor")
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        assertCLIPThrows(["preprocessor_config.json", "no such file"]) { _ = try CLIPImageProcessor(folder: dir) }
+        assertThrows(["preprocessor_config.json", "no such file"]) { _ = try CLIPImageProcessor(folder: dir) }
         let url = dir.appendingPathComponent("preprocessor_config.json")
         try Data(#"{"resample": 1}"#.utf8).write(to: url)
-        assertCLIPThrows(["preprocessor_config.json", "resample", "\"1\"", "bicubic"]) { _ = try CLIPImageProcessor(folder: dir) }
+        assertThrows(["preprocessor_config.json", "resample", "\"1\"", "bicubic"]) { _ = try CLIPImageProcessor(folder: dir) }
         try Data(#"{"size": {"longest_edge": 300}}"#.utf8).write(to: url)
-        assertCLIPThrows(["preprocessor_config.json", "invalid config", "longest_edge"]) { _ = try CLIPImageProcessor(folder: dir) }
+        assertThrows(["preprocessor_config.json", "invalid config", "longest_edge"]) { _ = try CLIPImageProcessor(folder: dir) }
         try Data(#"{"image_mean": [0.5, 0.5]}"#.utf8).write(to: url)
-        assertCLIPThrows(["preprocessor_config.json", "image_mean"]) { _ = try CLIPImageProcessor(folder: dir) }
+        assertThrows(["preprocessor_config.json", "image_mean"]) { _ = try CLIPImageProcessor(folder: dir) }
     }
 
     func testInputErrors() throws {
-        assertCLIPThrows(["10x10", "300 bytes", "got 299"]) {
+        assertThrows(["10x10", "300 bytes", "got 299"]) {
             _ = try RGBImage(width: 10, height: 10, pixels: [UInt8](repeating: 0, count: 299))
         }
         let noCrop = try CLIPImageProcessor(config: CLIPImageProcessorConfig(doCenterCrop: false))
         let a = try CLIPFixtures.image(width: 320, height: 180, seed: 1), b = try CLIPFixtures.image(width: 50, height: 50, seed: 1)
-        assertCLIPThrows(["image 1", "cannot batch"]) { _ = try noCrop([a, b]) }
-        assertCLIPThrows(["no images"]) { _ = try noCrop([]) }
+        assertThrows(["image 1", "cannot batch"]) { _ = try noCrop([a, b]) }
+        assertThrows(["no images"]) { _ = try noCrop([]) }
         XCTAssertEqual(try noCrop([a]).shape, [1, 3, 224, 398])
     }
 }

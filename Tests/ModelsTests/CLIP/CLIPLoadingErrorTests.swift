@@ -6,46 +6,21 @@ import XCTest
 
 /// Strict loading: every failure is an error that names the file (and tensor), never a crash or a silent default.
 final class CLIPLoadingErrorTests: XCTestCase {
-    /// Rewrites `folder/model.safetensors` (F32 tensors only) after `edit` changes the name → (shape, values) table.
-    private func rewriteWeights(_ folder: URL, _ edit: (inout [String: ([Int], [Float])]) -> Void) throws {
-        let url = folder.appendingPathComponent("model.safetensors")
-        let file = try SafeTensorsFile(url: url)
-        var table: [String: ([Int], [Float])] = [:]
-        for name in file.names where file.entries[name]!.dtype == .F32 {
-            table[name] = (file.entries[name]!.shape, try file.tensor(name).scalars)
-        }
-        edit(&table)
-        var header: [String: Any] = [:], body = Data(), offset = 0
-        for name in table.keys.sorted() {
-            let (shape, values) = table[name]!
-            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + 4 * values.count]]
-            values.withUnsafeBytes { body.append(contentsOf: $0) }
-            offset += 4 * values.count
-        }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }
-        var out = Data()
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(json)
-        out.append(body)
-        try out.write(to: url)
-    }
-
     func testMissingFolder() {
         let folder = URL(fileURLWithPath: "/nonexistent/clip-\(UUID().uuidString)")
-        assertCLIPThrows([folder.path, "config.json", "no such file"]) { _ = try CLIPVisionModel(folder: folder) }
+        assertThrows([folder.path, "config.json", "no such file"]) { _ = try CLIPVisionModel(folder: folder) }
     }
 
     func testMissingWeightsFile() throws {
         let folder = try CLIPFixtures.tempCopy("clip-tiny", for: self)
         try FileManager.default.removeItem(at: folder.appendingPathComponent("model.safetensors"))
-        assertCLIPThrows(["model.safetensors", "no such file"]) { _ = try CLIPVisionModel(folder: folder) }
+        assertThrows(["model.safetensors", "no such file"]) { _ = try CLIPVisionModel(folder: folder) }
     }
 
     func testConfigThatDoesNotMatchTheWeights() throws {
         let folder = try CLIPFixtures.tempCopy("clip-tiny", for: self)
         try CLIPFixtures.editConfig(folder, ["vision_config", "hidden_size"], 40)
-        assertCLIPThrows(["model.safetensors", "vision_model.embeddings.class_embedding", "got shape [32]", "expected [40]"]) {
+        assertThrows(["model.safetensors", "vision_model.embeddings.class_embedding", "got shape [32]", "expected [40]"]) {
             _ = try CLIPVisionModel(folder: folder)
         }
     }
@@ -53,7 +28,7 @@ final class CLIPLoadingErrorTests: XCTestCase {
     func testWrongProjectionSize() throws {
         let folder = try CLIPFixtures.tempCopy("clip-tiny", for: self)
         try CLIPFixtures.editConfig(folder, ["projection_dim"], 99)
-        assertCLIPThrows(["model.safetensors", "visual_projection.weight", "got shape [16, 32]", "expected [99, 32]"]) {
+        assertThrows(["model.safetensors", "visual_projection.weight", "got shape [16, 32]", "expected [99, 32]"]) {
             _ = try CLIPVisionModel(folder: folder)
         }
     }
@@ -61,7 +36,7 @@ final class CLIPLoadingErrorTests: XCTestCase {
     func testTooFewLayersInTheWeights() throws {
         let folder = try CLIPFixtures.tempCopy("clip-tiny", for: self)
         try CLIPFixtures.editConfig(folder, ["vision_config", "num_hidden_layers"], 3)
-        assertCLIPThrows(["model.safetensors", "vision_model.encoder.layers.2.self_attn.q_proj.weight", "missing"]) {
+        assertThrows(["model.safetensors", "vision_model.encoder.layers.2.self_attn.q_proj.weight", "missing"]) {
             _ = try CLIPVisionModel(folder: folder)
         }
     }
@@ -69,13 +44,13 @@ final class CLIPLoadingErrorTests: XCTestCase {
     func testMissingProjection() throws {
         let folder = try CLIPFixtures.tempCopy("clip-vision-proj", for: self)
         try rewriteWeights(folder) { $0["visual_projection.weight"] = nil }
-        assertCLIPThrows(["model.safetensors", "visual_projection.weight", "missing"]) { _ = try CLIPVisionModel(folder: folder) }
+        assertThrows(["model.safetensors", "visual_projection.weight", "missing"]) { _ = try CLIPVisionModel(folder: folder) }
     }
 
     func testUnusedTensor() throws {
         let folder = try CLIPFixtures.tempCopy("clip-vision-proj", for: self)
         try rewriteWeights(folder) { $0["vision_model.encoder.layers.0.self_attn.rotary.weight"] = ([2], [1, 2]) }
-        assertCLIPThrows(["model.safetensors", "1 tensor was not used", "vision_model.encoder.layers.0.self_attn.rotary.weight"]) {
+        assertThrows(["model.safetensors", "1 tensor was not used", "vision_model.encoder.layers.0.self_attn.rotary.weight"]) {
             _ = try CLIPVisionModel(folder: folder)
         }
     }
@@ -95,14 +70,14 @@ final class CLIPLoadingErrorTests: XCTestCase {
     func testUnsupportedActivation() throws {
         let folder = try CLIPFixtures.tempCopy("clip-tiny", for: self)
         try CLIPFixtures.editConfig(folder, ["vision_config", "hidden_act"], "relu")
-        assertCLIPThrows(["config.json", "hidden_act", "relu", "quick_gelu"]) { _ = try CLIPVisionModel(folder: folder) }
+        assertThrows(["config.json", "hidden_act", "relu", "quick_gelu"]) { _ = try CLIPVisionModel(folder: folder) }
     }
 
     /// A projection-less CLIPVisionModel checkpoint is refused by name, not with a confusing missing tensor.
     func testCLIPVisionModelCheckpointIsRefused() throws {
         let folder = try CLIPFixtures.tempCopy("clip-vision-proj", for: self)
         try CLIPFixtures.editConfig(folder, ["architectures"], ["CLIPVisionModel"])
-        assertCLIPThrows(["config.json", "architectures", "CLIPVisionModel", "CLIPVisionModelWithProjection"]) {
+        assertThrows(["config.json", "architectures", "CLIPVisionModel", "CLIPVisionModelWithProjection"]) {
             _ = try CLIPVisionModel(folder: folder)
         }
     }
@@ -111,9 +86,9 @@ final class CLIPLoadingErrorTests: XCTestCase {
         let folder = try CLIPFixtures.tempCopy("clip-tiny", for: self)
         try Data(#"{"model_type": "clip", "vision_config": {"hidden_size": "big"}}"#.utf8)
             .write(to: folder.appendingPathComponent("config.json"))
-        assertCLIPThrows(["config.json", "invalid config"]) { _ = try CLIPVisionModel(folder: folder) }
+        assertThrows(["config.json", "invalid config"]) { _ = try CLIPVisionModel(folder: folder) }
         try Data(#"{"hidden_size": 30, "num_attention_heads": 4}"#.utf8).write(to: folder.appendingPathComponent("config.json"))
-        assertCLIPThrows(["config.json", "hidden_size 30", "num_attention_heads 4"]) { _ = try CLIPVisionModel(folder: folder) }
+        assertThrows(["config.json", "hidden_size 30", "num_attention_heads 4"]) { _ = try CLIPVisionModel(folder: folder) }
     }
 
     /// transformers' CLIPConfig: `vision_config_dict` (old hub files) overrides `vision_config`.
@@ -134,14 +109,14 @@ final class CLIPLoadingErrorTests: XCTestCase {
         let url = folder.appendingPathComponent("model.safetensors")
         let data = try Data(contentsOf: url)
         try data.prefix(data.count / 2).write(to: url)
-        assertCLIPThrows([url.path, "not a valid safetensors file"]) { _ = try CLIPVisionModel(folder: folder) }
+        assertThrows([url.path, "not a valid safetensors file"]) { _ = try CLIPVisionModel(folder: folder) }
     }
 
     func testWrongPixelShape() throws {
         let model = try CLIPVisionModel(folder: CLIPFixtures.url("clip-vision-proj"))
-        assertCLIPThrows(["[1, 3, 224, 224]", "expected [B, 3, 32, 32]"]) {
+        assertThrows(["[1, 3, 224, 224]", "expected [B, 3, 32, 32]"]) {
             _ = try model.forward(pixelValues: Tensor.zeros([1, 3, 224, 224]))
         }
-        assertCLIPThrows(["[0, 3, 32, 32]"]) { _ = try model.forward(pixelValues: Tensor.zeros([0, 3, 32, 32])) }
+        assertThrows(["[0, 3, 32, 32]"]) { _ = try model.forward(pixelValues: Tensor.zeros([0, 3, 32, 32])) }
     }
 }

@@ -61,21 +61,6 @@ final class MTCNNLoadingErrorTests: XCTestCase {
         try MTCNNSafeTensorsWriter.write(table, to: folder.appendingPathComponent("\(net).safetensors"))
     }
 
-    /// Asserts `body` throws an error whose description contains every piece; prints it.
-    private func assertThrows(_ pieces: [String], file: StaticString = #filePath, line: UInt = #line,
-                              _ body: () throws -> Void) {
-        do {
-            try body()
-            XCTFail("no error; expected one mentioning \(pieces)", file: file, line: line)
-        } catch {
-            let text = "\(error)"
-            print("error as expected: \(text)")
-            for piece in pieces {
-                XCTAssertTrue(text.contains(piece), "\"\(text)\" does not mention \"\(piece)\"", file: file, line: line)
-            }
-        }
-    }
-
     func testSyntheticWeightsLoadAndRun() throws {
         let model = try MTCNN(folder: folder)
         // Random weights: the answer is meaningless, but every stage must run on a small frame.
