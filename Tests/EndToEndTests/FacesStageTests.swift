@@ -69,4 +69,26 @@ final class FacesStageTests: XCTestCase {
         XCTAssertEqual(Array(bytes[(2 * 76800)..<(3 * 76800)]), [UInt8](repeating: 0, count: 76800), "masked frame: zero crop")
         if case .string(let sha)? = f.attributes["model_sha256"] { XCTAssertEqual(sha.count, 64) } else { XCTFail("no model_sha256") }
     }
+
+    /// The Haar cascade alternative finds the astronaut's face too (its box overlaps facenet-pytorch's), with
+    /// probability 1 and no landmarks, as documented; the cat stays masked.
+    func testHaarCascadeFindsTheFace() throws {
+        let root = try TestPaths.makeTempDir("haar").appendingPathComponent("MELD.Raw")
+        let clips = root.appendingPathComponent("train_splits")
+        try FileManager.default.createDirectory(at: clips, withIntermediateDirectories: true)
+        try video(from: "astronaut.rgb", width: 512, height: 512, frames: 1, to: clips.appendingPathComponent("dia0_utt0.mp4"))
+        try video(from: "chelsea.rgb", width: 451, height: 300, frames: 1, to: clips.appendingPathComponent("dia0_utt1.mp4"))
+        try (DatasetMaker.header + DatasetMaker.row(1, 0, 0) + DatasetMaker.row(2, 0, 1))
+            .write(to: root.appendingPathComponent("train_sent_emo.csv"), atomically: true, encoding: .utf8)
+        let h = try CLIHarness(datasetRoot: root, label: "haar-cache")
+        let r = try h.run("run", ["extract", "--only", "faces", "--set", "faces.detector=haar", "--splits", "train", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let f = try FeatureFile(url: h.cache.appendingPathComponent("meld/faces/train.h5"))
+        XCTAssertEqual(try f.readInt64s("frame_valid"), [1, 0])
+        let b = try f.readFloats("boxes"), g: [Float] = [181.1, 62.2, 267.7, 172.1]
+        let ix = max(0, min(b[2], g[2]) - max(b[0], g[0])), iy = max(0, min(b[3], g[3]) - max(b[1], g[1]))
+        let union = (b[2] - b[0]) * (b[3] - b[1]) + (g[2] - g[0]) * (g[3] - g[1]) - ix * iy
+        XCTAssertGreaterThan(ix * iy / union, 0.5, "Haar box \(Array(b[0..<4])) vs MTCNN's \(g)")
+        XCTAssertEqual(try f.readFloats("probs")[0], 1)
+    }
 }
