@@ -86,4 +86,21 @@ final class VideoStageTests: XCTestCase {
         let faces = try FeatureFile(url: h.cache.appendingPathComponent("meld/faces/train.h5"))
         XCTAssertEqual(try faces.shape(of: "values").dropFirst(), [48, 48, 1])
     }
+
+    /// Audio shorter than one HuBERT frame (400 samples, 25 ms) fails as `too_short`; its MFCC is still valid.
+    func testAudioShorterThanOneHubertFrameIsTooShort() throws {
+        let root = try TestPaths.makeTempDir("short").appendingPathComponent("MELD.Raw")
+        let clips = root.appendingPathComponent("train_splits")
+        try FileManager.default.createDirectory(at: clips, withIntermediateDirectories: true)
+        // One AAC frame at 48 kHz: 1024 samples, 341 after resampling to 16 kHz.
+        try DatasetMaker.ffmpeg(["-f", "lavfi", "-i", "sine=f=440:r=48000:d=0.01", "-c:a", "aac",
+                                 clips.appendingPathComponent("dia0_utt0.mp4").path])
+        try (DatasetMaker.header + DatasetMaker.row(1, 0, 0)).write(to: root.appendingPathComponent("train_sent_emo.csv"),
+                                                                     atomically: true, encoding: .utf8)
+        let h = try CLIHarness(datasetRoot: root, label: "short-cache")
+        let r = try h.run("run", ["extract", "--only", "hubert,mfcc", "--splits", "train", "--quiet"])
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("train/dia0_utt0 [hubert] too_short"), r.stdout)
+        XCTAssertEqual(try FeatureFile(url: h.cache.appendingPathComponent("meld/mfcc/train.h5")).readInt64s("valid"), [1])
+    }
 }
