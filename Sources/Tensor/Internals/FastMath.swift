@@ -3,50 +3,11 @@ import Foundation
 // Branch-free float math that LLVM vectorises inside plain loops (libm's expf/erff are calls, one element at a
 // time). Accuracy: fastExp within 2 ulp of expf on [−87, 88]; fastErf within 2.2e−7 absolute of erf.
 
-/// e^x: Cephes' expf (range reduction by ln 2 in two parts, degree-6 polynomial), scaled by 2^n through the
-/// exponent bits. Exactly 0 below −87 (where expf is subnormal), +∞ above 88, NaN for NaN.
+/// The core of Cephes' expf: range reduction by ln 2 in two parts, a degree-6 polynomial, and 2^n through the
+/// exponent bits. Valid where 2^n stays a normal number (x in [−87, 88]); no clamps or special cases.
 @inline(__always)
-func fastExp(_ x: Float) -> Float {
-    let xc = Swift.min(Swift.max(x, -87), 88)
+func expCore(_ x: Float) -> Float {
     let magic: Float = 12_582_912  // 1.5 · 2^23: adding it rounds to an integer held in the low mantissa bits
-    let t = xc * 1.442_695_040_888_963_4 + magic
-    let n = Int32(bitPattern: t.bitPattern &- magic.bitPattern)
-    let fn = t - magic
-    var r = xc - fn * 0.693_359_375
-    r = r - fn * -2.121_944_400_546_905_8e-4
-    let z = r * r
-    var y: Float = 1.987_569_150_0e-4
-    y = y * r + 1.398_199_950_7e-3
-    y = y * r + 8.333_451_907_3e-3
-    y = y * r + 4.166_579_589_4e-2
-    y = y * r + 1.666_666_545_9e-1
-    y = y * r + 5.000_000_120_1e-1
-    y = y * z + r + 1
-    let scaled = y * Float(bitPattern: UInt32(bitPattern: (n &+ 127) &<< 23))
-    return x < -87 ? 0 : (x > 88 ? .infinity : scaled)
-}
-
-/// erf(x) by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e−7 in exact arithmetic): `1 − t·P(t)·e^(−x²)`,
-/// `t = 1/(1 + 0.3275911|x|)`, sign restored. Absolute, not relative, accuracy: fine for GELU, where it is
-/// multiplied by x/2 and added to 1.
-@inline(__always)
-func fastErf(_ x: Float) -> Float {
-    let a = Swift.abs(x)
-    let t = 1 / (0.327_591_1 * a + 1)
-    var p: Float = 1.061_405_429
-    p = p * t - 1.453_152_027
-    p = p * t + 1.421_413_741
-    p = p * t - 0.284_496_736
-    p = p * t + 0.254_829_592
-    let y = 1 - p * t * fastExp(-a * a)
-    return Float(signOf: x, magnitudeOf: y)
-}
-
-/// e^x for x in [−16, 0] only: `fastExp` without its range clamps and special cases (2^n stays a normal
-/// number), for `geluErf`.
-@inline(__always)
-func expOfSmallNegative(_ x: Float) -> Float {
-    let magic: Float = 12_582_912
     let t = x * 1.442_695_040_888_963_4 + magic
     let n = Int32(bitPattern: t.bitPattern &- magic.bitPattern)
     let fn = t - magic
@@ -63,19 +24,44 @@ func expOfSmallNegative(_ x: Float) -> Float {
     return y * Float(bitPattern: UInt32(bitPattern: (n &+ 127) &<< 23))
 }
 
-/// erf for GELU: `fastErf` with |x| clamped to 4 first. That changes nothing in float (erf(4) = 1 − 1.5e−8 rounds
-/// to 1, as erf does beyond), and keeps e^(−x²) in `expOfSmallNegative`'s range, so no range checks remain.
+/// e^x: `expCore` on x clamped to [−87, 88]. Exactly 0 below −87 (where expf is subnormal), +∞ above 88, NaN for NaN.
 @inline(__always)
-func geluErf(_ x: Float) -> Float {
-    let a = Swift.min(Swift.abs(x), 4)
+func fastExp(_ x: Float) -> Float {
+    let scaled = expCore(Swift.min(Swift.max(x, -87), 88))
+    return x < -87 ? 0 : (x > 88 ? .infinity : scaled)
+}
+
+/// e^x for x in [−16, 0] only: `expCore` without `fastExp`'s clamps and special cases, for `geluErf`.
+@inline(__always)
+func expOfSmallNegative(_ x: Float) -> Float { expCore(x) }
+
+/// erf(|x|) by Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e−7 in exact arithmetic): `1 − t·P(t)·e^(−x²)`,
+/// `t = 1/(1 + 0.3275911|x|)`, given `a = |x|` and `e^(−a²)`.
+@inline(__always)
+func erfOfMagnitude(_ a: Float, expOfMinusSquare e: Float) -> Float {
     let t = 1 / (0.327_591_1 * a + 1)
     var p: Float = 1.061_405_429
     p = p * t - 1.453_152_027
     p = p * t + 1.421_413_741
     p = p * t - 0.284_496_736
     p = p * t + 0.254_829_592
-    let y = 1 - p * t * expOfSmallNegative(-a * a)
-    return Float(signOf: x, magnitudeOf: y)
+    return 1 - p * t * e
+}
+
+/// erf(x), sign restored. Absolute, not relative, accuracy: fine for GELU, where it is multiplied by x/2 and
+/// added to 1.
+@inline(__always)
+func fastErf(_ x: Float) -> Float {
+    let a = Swift.abs(x)
+    return Float(signOf: x, magnitudeOf: erfOfMagnitude(a, expOfMinusSquare: fastExp(-a * a)))
+}
+
+/// erf for GELU: `fastErf` with |x| clamped to 4 first. That changes nothing in float (erf(4) = 1 − 1.5e−8 rounds
+/// to 1, as erf does beyond), and keeps e^(−x²) in `expOfSmallNegative`'s range, so no range checks remain.
+@inline(__always)
+func geluErf(_ x: Float) -> Float {
+    let a = Swift.min(Swift.abs(x), 4)
+    return Float(signOf: x, magnitudeOf: erfOfMagnitude(a, expOfMinusSquare: expOfSmallNegative(-a * a)))
 }
 
 /// A float → float function applied elementwise; a type (not a closure) so loops specialise and vectorise.
