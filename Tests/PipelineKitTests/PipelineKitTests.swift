@@ -14,6 +14,19 @@ final class SHA256Tests: XCTestCase {
         h.update(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
         XCTAssertEqual(h.finalizeHex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
+
+    /// Files are hashed in 4 MiB pieces through the block path; pieces that split a block must not matter.
+    func testFileHashEqualsPiecewiseHash() throws {
+        let bytes = (0..<(4 << 20) + 4_099).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }
+        let url = try TestPaths.makeTempDir("sha").appendingPathComponent("blob")
+        try Data(bytes).write(to: url)
+        var h = SHA256()
+        for start in stride(from: 0, to: bytes.count, by: 1_000) { h.update(bytes[start..<min(start + 1_000, bytes.count)]) }
+        XCTAssertEqual(try SHA256.hexOfFile(url), h.finalizeHex())
+        var whole = SHA256()
+        whole.update(Data(bytes))
+        XCTAssertEqual(try SHA256.hexOfFile(url), whole.finalizeHex())
+    }
 }
 
 final class ParamsTests: XCTestCase {
