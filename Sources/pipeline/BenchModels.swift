@@ -29,7 +29,7 @@ struct ModelBench {
         print("BLAS: \(BLAS.kernelChoice); kernel in use \(BLAS.coreName)")
         let sgemm = SgemmBenchmark.gflops(m: 768, n: 768, k: 768)
         print(String(format: "sgemm 768x768x768: %.1f GFLOP/s (%d threads)", sgemm, threads))
-        let torch = findPython(python, env: "MELD_TORCH_PYTHON", imports: "torch, transformers")
+        let torch = ReferencePython.find(python, env: "MELD_TORCH_PYTHON", imports: "torch, transformers", threads: threads)
         if torch == nil { print("no Python with torch and transformers found (pass --python): ours only") }
 
         // HuBERT base, 4 s.
@@ -39,7 +39,7 @@ struct ModelBench {
             let r = try HubertBenchmark.run(seconds: 4, repeats: repeats)
             hubertOurs.append(r.median)
             hubertFlops = r.flops
-            if let torch, let t = reference(torch, "Tools/bench/torch_hubert.py",
+            if let torch, let t = torch.seconds("Tools/bench/torch_hubert.py",
                                             ["--seconds", "4", "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
                 hubertTorch.append(t)
             }
@@ -52,7 +52,7 @@ struct ModelBench {
         let clipFlops = CLIPBenchmark.flops(batch: 8)
         for _ in 0..<rounds {
             clipOurs.append(try CLIPBenchmark.timeForward(model: clipModel, batch: 8, threads: threads, repeats: repeats).medianSeconds)
-            if let torch, let t = reference(torch, "Tools/bench/torch_clip.py",
+            if let torch, let t = torch.seconds("Tools/bench/torch_clip.py",
                                             ["--batch", "8", "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
                 clipTorch.append(t)
             }
@@ -64,26 +64,26 @@ struct ModelBench {
         if let weights = Locations.find("Tools/.downloads/mtcnn"), let frame = composite1280x720() {
             let model = try MTCNN(folder: weights)
             let image = try RGBImage(width: 1280, height: 720, pixels: frame)
-            let facenet = findPython(facenetPython, env: "MELD_FACENET_PYTHON", imports: "facenet_pytorch")
+            let facenet = ReferencePython.find(facenetPython, env: "MELD_FACENET_PYTHON", imports: "facenet_pytorch", threads: threads)
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("meld-bench-frame-\(getpid()).rgb")
             try Data(frame).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
             var ours: [Double] = [], theirs: [Double] = []
             for _ in 0..<rounds {
                 ours.append(MTCNNBenchmark.timeDetect(model: model, image: image, repeats: repeats, blasThreads: 1))
-                if let facenet, let t = reference(facenet, "Tools/bench/facenet_mtcnn.py",
+                if let facenet, let t = facenet.seconds("Tools/bench/facenet_mtcnn.py",
                                                   [file.path, "1280", "720", "\(threads)", "\(repeats)"]) {
                     theirs.append(t)
                 }
             }
             if facenet == nil { print("no Python with facenet_pytorch found (pass --facenet-python): ours only") }
             report("MTCNN on a 1280x720 frame (6 faces)", ours: ours, theirs: theirs, flops: 0, sgemm: sgemm, unit: "s/frame")
-            mtcnnSingle = median(ours)
+            mtcnnSingle = BenchStats.median(ours)
         } else {
             print("MTCNN: weights (Tools/.downloads/mtcnn, from Tools/fetch_mtcnn.sh) or Tests/Fixtures/mtcnn not found: skipped")
         }
 
-        try projection(hubertPerSecond: median(hubertOurs) / 4, clipPerImage: median(clipOurs) / 8, mtcnnPerFrame: mtcnnSingle)
+        try projection(hubertPerSecond: BenchStats.median(hubertOurs) / 4, clipPerImage: BenchStats.median(clipOurs) / 8, mtcnnPerFrame: mtcnnSingle)
     }
 
     /// The default extract over all of MELD: per-stage cost per second of media (or per utterance) times MELD's
@@ -132,21 +132,21 @@ struct ModelBench {
         let ids = (0..<32).map { _ in (0..<24).map { _ in Int32.random(in: 1000..<30000) } }
         let zeros = ids.map { $0.map { _ in Int32(0) } }, ones = ids.map { $0.map { _ in Int32(1) } }
         _ = try? model.forward(ids: ids, tokenTypes: zeros, mask: ones)
-        let t = (0..<3).map { _ in timed { _ = try? model.forward(ids: ids, tokenTypes: zeros, mask: ones) } }.min()!
+        let t = (0..<3).map { _ in BenchStats.timed { _ = try? model.forward(ids: ids, tokenTypes: zeros, mask: ones) } }.min()!
         return t / 32
     }
 
     // MARK: helpers
 
     func report(_ label: String, ours: [Double], theirs: [Double], flops: Double, sgemm: Double, unit: String) {
-        let mine = median(ours)
+        let mine = BenchStats.median(ours)
         var line = String(format: "%@: ours %.4f %@", label, mine, unit)
         if flops > 0 {
             let rate = flops / mine / 1e9
             line += String(format: " (%.1f GFLOP/s = %.0f%% of sgemm)", rate, 100 * rate / sgemm)
         }
         if !theirs.isEmpty {
-            let t = median(theirs)
+            let t = BenchStats.median(theirs)
             line += String(format: "; reference %.4f %@; throughput ours/reference = %.2fx (medians of %d alternating rounds)",
                            t, unit, t / mine, min(ours.count, theirs.count))
         }
@@ -168,37 +168,5 @@ struct ModelBench {
             }
         }
         return out
-    }
-
-    /// `explicit`, else `$env`, else python3 on PATH if it can import `imports`; nil otherwise.
-    func findPython(_ explicit: String?, env: String, imports: String) -> String? {
-        if let explicit { return explicit }
-        if let e = ProcessInfo.processInfo.environment[env], !e.isEmpty { return e }
-        return AudioBench.capture(["python3", "-c", "import \(imports)"], stderr: false) != nil ? "python3" : nil
-    }
-
-    /// Median seconds from a Tools/bench script's JSON line, or nil (after saying why).
-    func reference(_ python: String, _ script: String, _ args: [String]) -> Double? {
-        guard let url = Locations.find(script) else { print("  \(script) not found"); return nil }
-        guard let text = AudioBench.capture([python, url.path] + args, stderr: false),
-              let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let seconds = json["seconds"] as? Double else {
-            print("  \(python) \(script) \(args.joined(separator: " ")) failed")
-            return nil
-        }
-        return seconds
-    }
-
-    func median(_ xs: [Double]) -> Double {
-        guard !xs.isEmpty else { return 0 }
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
-
-    func timed(_ body: () -> Void) -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 }

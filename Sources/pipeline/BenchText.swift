@@ -64,7 +64,7 @@ struct TextBench {
 
         // 3. Ours vs PyTorch in alternating rounds, each with the sgemm rate at that moment, so that load from
         //    other processes on a shared machine hits all three alike; medians of the per-round figures.
-        let torch = findTorchPython()
+        let torch = ReferencePython.find(python, env: "MELD_TORCH_PYTHON", imports: "torch, transformers", threads: threads)
         if torch == nil { print("no Python with torch found (pass --python)") }
         for (batch, length) in Self.shapes {
             let flops = encoderFlops(config, batch: batch, length: length)
@@ -77,15 +77,16 @@ struct TextBench {
                          batch, length, flops / 1e9))
             for round in 1...rounds {
                 let sgemm = layerSgemmRate(config, rows: batch * length, seconds: 0.15).rate
-                let mine = median(try (0..<repeats).map { _ in
-                    try timed { _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask) }
+                let mine = BenchStats.median(try (0..<repeats).map { _ in
+                    try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask) }
                 })
                 ours.append(mine)
                 oursOfSgemm.append(flops / mine / 1e9 / sgemm)
                 var line = String(format: "  round %d: sgemm %.1f GFLOP/s; ours %.4f s (%.1f GFLOP/s, %.0f%% of sgemm)",
                                   round, sgemm, mine, flops / mine / 1e9, 100 * flops / mine / 1e9 / sgemm)
                 if let torch {
-                    if let t = torchSeconds(python: torch, batch: batch, length: length) {
+                    if let t = torch.seconds("Tools/bench/torch_bert.py", ["--batch", "\(batch)", "--length", "\(length)",
+                                                                            "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
                         theirs.append(t)
                         ratios.append(t / mine)
                         theirsOfSgemm.append(flops / t / 1e9 / sgemm)
@@ -96,15 +97,15 @@ struct TextBench {
                 }
                 print(line)
             }
-            let mine = median(ours)
+            let mine = BenchStats.median(ours)
             print(String(format: "  ours:  %.4f s/batch, %.1f sequences/s, %.1f GFLOP/s = %.0f%% of the sgemm rate at these shapes",
-                         mine, Double(batch) / mine, flops / mine / 1e9, 100 * median(oursOfSgemm)))
+                         mine, Double(batch) / mine, flops / mine / 1e9, 100 * BenchStats.median(oursOfSgemm)))
             if !theirs.isEmpty {
-                let t = median(theirs)
+                let t = BenchStats.median(theirs)
                 print(String(format: "  torch: %.4f s/batch, %.1f sequences/s, %.1f GFLOP/s = %.0f%% of the sgemm rate at these shapes",
-                             t, Double(batch) / t, flops / t / 1e9, 100 * median(theirsOfSgemm)))
+                             t, Double(batch) / t, flops / t / 1e9, 100 * BenchStats.median(theirsOfSgemm)))
                 print(String(format: "  throughput ours/torch = %.2fx (median of %d alternating rounds); at 100%% of the sgemm rate it would be %.2fx",
-                             median(ratios), ratios.count, 1 / median(theirsOfSgemm)))
+                             BenchStats.median(ratios), ratios.count, 1 / BenchStats.median(theirsOfSgemm)))
             }
         }
         withExtendedLifetime(model) {}
@@ -153,17 +154,6 @@ struct TextBench {
     }
     func zeros(_ x: [[Int32]]) -> [[Int32]] { x.map { [Int32](repeating: 0, count: $0.count) } }
     func ones(_ x: [[Int32]]) -> [[Int32]] { x.map { [Int32](repeating: 1, count: $0.count) } }
-
-    func timed(_ body: () throws -> Void) rethrows -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
 
     /// A field of /proc/self/status ("VmHWM", "VmRSS") in MB, or 0 where there is none.
     func memoryMB(_ field: String) -> Double {
@@ -254,69 +244,5 @@ struct TextBench {
             }
         }
         return folder
-    }
-
-    // MARK: PyTorch
-
-    /// `--python`, else `$MELD_TORCH_PYTHON`, else `python3` on PATH when it can import torch and transformers;
-    /// nil otherwise.
-    func findTorchPython() -> String? {
-        if let python { return python }
-        if let env = ProcessInfo.processInfo.environment["MELD_TORCH_PYTHON"], !env.isEmpty { return env }
-        return runPython("python3", ["-c", "import torch, transformers"]) != nil ? "python3" : nil
-    }
-
-    /// Median seconds per forward pass from Tools/bench/torch_bert.py, or nil (after saying why) if it failed.
-    func torchSeconds(python: String, batch: Int, length: Int) -> Double? {
-        guard let script = Locations.find("Tools/bench/torch_bert.py") else {
-            print("  Tools/bench/torch_bert.py not found (run from the package folder)")
-            return nil
-        }
-        let args = [script.path, "--batch", "\(batch)", "--length", "\(length)", "--threads", "\(threads)",
-                    "--repeats", "\(repeats)"]
-        var failure = ""
-        guard let text = runPython(python, args, failure: &failure),
-              let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-              let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let seconds = json["seconds"] as? Double else {
-            print("  \(python) \(args.joined(separator: " ")) failed: \(failure)")
-            return nil
-        }
-        if let used = json["threads"] as? Int, used != threads {
-            print("  warning: torch ran \(used) threads, not \(threads)")
-        }
-        return seconds
-    }
-
-    /// Runs `python` (a path, or a name looked up on PATH) with the thread count in the environment too.
-    /// - Returns: its standard output when it exited 0; else nil, and `failure` holds the end of its standard error.
-    func runPython(_ python: String, _ arguments: [String], failure: UnsafeMutablePointer<String>? = nil) -> String? {
-        let p = Process()
-        if python.contains("/") {
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = arguments
-        } else {
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [python] + arguments
-        }
-        var env = ProcessInfo.processInfo.environment
-        for key in ["OMP_NUM_THREADS", "MKL_NUM_THREADS"] { env[key] = "\(threads)" }
-        p.environment = env
-        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("meld-bench-torch-\(getpid()).err")
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errURL) }
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle(forWritingAtPath: errURL.path) ?? FileHandle.nullDevice
-        guard (try? p.run()) != nil else {
-            failure?.pointee = "cannot run \(python)"
-            return nil
-        }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        if p.terminationStatus == 0 { return String(decoding: data, as: UTF8.self) }
-        let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        failure?.pointee = err.split(separator: "\n").suffix(3).joined(separator: "\n")
-        return nil
     }
 }
