@@ -142,9 +142,12 @@ public enum TextStage: StageKind {
 
         func runShard(_ items: [Utterance], dialogues: DialogueIndex) -> [Result<ItemFeature, ItemFailure>] {
             let inputs = items.map { segments($0, dialogues: dialogues) }
-            let encodings = tokenizer.encodeBatch(inputs, maxLength: maxLength)
-            let fullLengths = inputs.map { a, b in
-                tokenizer.wordpieceIDs(a).count + (b.map { tokenizer.wordpieceIDs($0).count + 3 } ?? 2)
+            // Tokenise once without a limit (that length says whether the item is truncated); only the few
+            // longer than max_length are encoded again with the fast tokenizer's truncation.
+            let full = tokenizer.encodeBatch(inputs, maxLength: nil)
+            let fullLengths = full.map(\.count)
+            let encodings = full.indices.map { i in
+                full[i].count > maxLength ? tokenizer.encode(inputs[i].0, pair: inputs[i].1, maxLength: maxLength) : full[i]
             }
             var results = [Result<ItemFeature, ItemFailure>?](repeating: nil, count: items.count)
             // Batches of similar length: sort by length (ties by position), so padding stays small.
