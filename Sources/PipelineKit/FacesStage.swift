@@ -179,15 +179,9 @@ public enum FaceCrop {
     }
 }
 
-/// Calls into the OpenCV shim, turning a non-zero return into an error with OpenCV's message.
+/// Errors from the OpenCV shim, with OpenCV's own message.
 enum OpenCV {
     struct Failure: Error, CustomStringConvertible { var description: String }
-
-    static func check(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws {
-        var err = [CChar](repeating: 0, count: 512)
-        let rc = err.withUnsafeMutableBufferPointer { call($0.baseAddress!, $0.count) }
-        if rc != 0 { throw Failure(description: "OpenCV: " + String(cString: err)) }
-    }
 }
 
 /// OpenCV's Haar cascade face detector. One cascade per thread (OpenCV's classifier is not safe to share).

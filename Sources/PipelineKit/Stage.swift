@@ -215,9 +215,6 @@ public final class ItemContext: @unchecked Sendable {
     /// Records a value computed elsewhere (a shard-level stage) so per-item stages can read it.
     func seed(_ stage: String, _ value: Result<StageValue, ItemFailure>) { values[stage] = value }
 
-    /// Drops a memoised value that no stage still to run needs (decoded audio, frames).
-    func release(_ stage: String) { values[stage] = nil }
-
     /// The value of `stage` for this item, computing it (and what it needs) on first use.
     public func value(of stage: String) throws -> StageValue {
         if let cached = values[stage] { return try cached.get() }
