@@ -46,11 +46,8 @@ enum MediaIdentity {
     static let window = 64 * 1024
 
     static func identity(of url: URL?, store: RunStore?) -> String {
-        guard let url else { return "missing" }
-        var st = stat()
-        guard stat(url.path, &st) == 0 else { return "missing" }
-        let size = Int64(st.st_size)
-        let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        guard let url, let stamp = FileStamp(url) else { return "missing" }
+        let size = stamp.size, mtime = stamp.mtimeNs
         if let cached = try? store?.mediaHash(path: url.path, size: size, mtimeNs: mtime) { return "\(size):\(cached)" }
         guard let handle = try? FileHandle(forReadingFrom: url) else { return "unreadable:\(size)" }
         defer { try? handle.close() }
@@ -70,14 +67,25 @@ enum MediaIdentity {
 /// model is hashed once, not on every run.
 enum ContentIdentity {
     static func sha256(of url: URL, store: RunStore?) throws -> String {
-        var st = stat()
-        guard stat(url.path, &st) == 0 else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: url.path]) }
-        let size = Int64(st.st_size)
-        let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+        guard let stamp = FileStamp(url) else { throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: url.path]) }
+        let size = stamp.size, mtime = stamp.mtimeNs
         let key = "sha256:" + url.standardizedFileURL.path
         if let cached = try? store?.mediaHash(path: key, size: size, mtimeNs: mtime) { return cached }
         let hash = try SHA256.hexOfFile(url)
         try? store?.putMediaHash(path: key, size: size, mtimeNs: mtime, hash: hash)
         return hash
+    }
+}
+
+/// A file's size and modification time (ns), the key under which its hash is cached in the run records.
+struct FileStamp {
+    var size: Int64
+    var mtimeNs: Int64
+
+    init?(_ url: URL) {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return nil }
+        size = Int64(st.st_size)
+        mtimeNs = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 }
