@@ -32,16 +32,28 @@ final class FacesStageTests: XCTestCase {
                                  "-frames:v", String(frames), "-c:v", "libx264rgb", "-crf", "0", "-preset", "ultrafast", url.path])
     }
 
-    func testMTCNNCropsEqualFacenetOnRealPhotographs() throws {
-        let weights = try weights()
-        let root = try TestPaths.makeTempDir("faces").appendingPathComponent("MELD.Raw")
+    /// A train split of two clips: `dia0_utt0` the astronaut (`astronautFrames` frames), `dia0_utt1` the cat (one).
+    func photographDataset(_ label: String, astronautFrames: Int) throws -> CLIHarness {
+        let root = try TestPaths.makeTempDir(label).appendingPathComponent("MELD.Raw")
         let clips = root.appendingPathComponent("train_splits")
         try FileManager.default.createDirectory(at: clips, withIntermediateDirectories: true)
-        try video(from: "astronaut.rgb", width: 512, height: 512, frames: 11, to: clips.appendingPathComponent("dia0_utt0.mp4"))
+        try video(from: "astronaut.rgb", width: 512, height: 512, frames: astronautFrames,
+                  to: clips.appendingPathComponent("dia0_utt0.mp4"))
         try video(from: "chelsea.rgb", width: 451, height: 300, frames: 1, to: clips.appendingPathComponent("dia0_utt1.mp4"))
         try (DatasetMaker.header + DatasetMaker.row(1, 0, 0) + DatasetMaker.row(2, 0, 1))
             .write(to: root.appendingPathComponent("train_sent_emo.csv"), atomically: true, encoding: .utf8)
-        let h = try CLIHarness(datasetRoot: root, label: "faces-cache")
+        return try CLIHarness(datasetRoot: root, label: label + "-cache")
+    }
+
+    /// Intersection over union of two x1, y1, x2, y2 boxes.
+    func iou(_ b: [Float], _ g: [Float]) -> Float {
+        let ix = max(0, min(b[2], g[2]) - max(b[0], g[0])), iy = max(0, min(b[3], g[3]) - max(b[1], g[1]))
+        return ix * iy / ((b[2] - b[0]) * (b[3] - b[1]) + (g[2] - g[0]) * (g[3] - g[1]) - ix * iy)
+    }
+
+    func testMTCNNCropsEqualFacenetOnRealPhotographs() throws {
+        let weights = try weights()
+        let h = try photographDataset("faces", astronautFrames: 11)
         let r = try h.run("run", ["extract", "--only", "faces", "--set", "faces.model=\(weights.path)", "--splits", "train", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
 
@@ -57,10 +69,8 @@ final class FacesStageTests: XCTestCase {
         let values = try f.readColumn("values")
         guard case .uint8(let bytes) = values.data else { return XCTFail("values are not uint8") }
         for row in 0..<2 {
-            let b = Array(boxes[(row * 4)..<(row * 4 + 4)]), g = golden.boxes[0]
-            let ix = max(0, min(b[2], g[2]) - max(b[0], g[0])), iy = max(0, min(b[3], g[3]) - max(b[1], g[1]))
-            let union = (b[2] - b[0]) * (b[3] - b[1]) + (g[2] - g[0]) * (g[3] - g[1]) - ix * iy
-            XCTAssertGreaterThanOrEqual(ix * iy / union, 0.99, "IoU with facenet-pytorch's box")
+            XCTAssertGreaterThanOrEqual(iou(Array(boxes[(row * 4)..<(row * 4 + 4)]), golden.boxes[0]), 0.99,
+                                        "IoU with facenet-pytorch's box")
             XCTAssertEqual(probs[row], golden.probs[0], accuracy: 1e-3)
             let lm = Array(marks[(row * 10)..<(row * 10 + 10)])
             XCTAssertLessThanOrEqual(zip(lm, golden.landmarks[0].flatMap { $0 }).map { abs($0 - $1) }.max()!, 1, "landmarks within 1 px")
@@ -73,22 +83,13 @@ final class FacesStageTests: XCTestCase {
     /// The Haar cascade alternative finds the astronaut's face too (its box overlaps facenet-pytorch's), with
     /// probability 1 and no landmarks, as documented; the cat stays masked.
     func testHaarCascadeFindsTheFace() throws {
-        let root = try TestPaths.makeTempDir("haar").appendingPathComponent("MELD.Raw")
-        let clips = root.appendingPathComponent("train_splits")
-        try FileManager.default.createDirectory(at: clips, withIntermediateDirectories: true)
-        try video(from: "astronaut.rgb", width: 512, height: 512, frames: 1, to: clips.appendingPathComponent("dia0_utt0.mp4"))
-        try video(from: "chelsea.rgb", width: 451, height: 300, frames: 1, to: clips.appendingPathComponent("dia0_utt1.mp4"))
-        try (DatasetMaker.header + DatasetMaker.row(1, 0, 0) + DatasetMaker.row(2, 0, 1))
-            .write(to: root.appendingPathComponent("train_sent_emo.csv"), atomically: true, encoding: .utf8)
-        let h = try CLIHarness(datasetRoot: root, label: "haar-cache")
+        let h = try photographDataset("haar", astronautFrames: 1)
         let r = try h.run("run", ["extract", "--only", "faces", "--set", "faces.detector=haar", "--splits", "train", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         let f = try FeatureFile(url: h.cache.appendingPathComponent("meld/faces/train.h5"))
         XCTAssertEqual(try f.readInt64s("frame_valid"), [1, 0])
         let b = try f.readFloats("boxes"), g: [Float] = [181.1, 62.2, 267.7, 172.1]
-        let ix = max(0, min(b[2], g[2]) - max(b[0], g[0])), iy = max(0, min(b[3], g[3]) - max(b[1], g[1]))
-        let union = (b[2] - b[0]) * (b[3] - b[1]) + (g[2] - g[0]) * (g[3] - g[1]) - ix * iy
-        XCTAssertGreaterThan(ix * iy / union, 0.5, "Haar box \(Array(b[0..<4])) vs MTCNN's \(g)")
+        XCTAssertGreaterThan(iou(b, g), 0.5, "Haar box \(Array(b[0..<4])) vs MTCNN's \(g)")
         XCTAssertEqual(try f.readFloats("probs")[0], 1)
     }
 }
