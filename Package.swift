@@ -35,11 +35,13 @@ let package = Package(
         ),
         // AVX2 inner loops of the DSP module, used when the CPU has AVX2 (runtime check).
         .target(name: "CDSPKernels"),
+        // Split-bfloat16 products on Intel AMX for the Tensor module's weight products (runtime check).
+        .target(name: "CGEMMKernels"),
 
         // Swift modules, one per concern.
         .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
         .target(name: "DSP", dependencies: ["CFFTW", "CDSPKernels"]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CGEMMKernels"]),
         .target(name: "Tokenizers"),
         .target(name: "Models", dependencies: ["Tensor", "Tokenizers"]),
         .target(name: "FeatureStore", dependencies: ["CHDF5"]),

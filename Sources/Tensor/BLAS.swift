@@ -158,6 +158,33 @@ public enum BLAS {
 
 /// The sgemm rate this machine achieves, for the CLI's `bench` commands.
 public enum SgemmBenchmark {
+    /// GFLOP/s of `BLAS.weightProduct` (`C[m,n] = A[m,k]·W[n,k]ᵀ`) with the current `BLAS.productPrecision`,
+    /// measured as `gflops` measures sgemm (the weight is packed by the untimed warm-up call).
+    public static func weightProductGflops(m: Int, n: Int, k: Int, seconds: Double = 1) -> Double {
+        precondition(m > 0 && n > 0 && k > 0)
+        var a = [Float](repeating: 0, count: m * k), c = [Float](repeating: 0, count: m * n)
+        for i in a.indices { a[i] = Float((i * 7) % 13) * 0.01 - 0.06 }
+        let w = Tensor(shape: [n, k], (0..<(n * k)).map { Float(($0 * 5) % 11) * 0.01 - 0.05 })
+        return a.withUnsafeBufferPointer { a in
+            c.withUnsafeMutableBufferPointer { c in
+                let (pa, pc) = (a.baseAddress!, c.baseAddress!)
+                let call = {
+                    BLAS.weightProduct(m: m, k: k, a: pa, lda: k, weight: w, accumulate: false, c: pc, ldc: n)
+                }
+                call()
+                var calls = 0
+                let start = DispatchTime.now().uptimeNanoseconds
+                var elapsed = 0.0
+                repeat {
+                    call()
+                    calls += 1
+                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                } while elapsed < seconds
+                return 2 * Double(m) * Double(n) * Double(k) * Double(calls) / elapsed / 1e9
+            }
+        }
+    }
+
     /// GFLOP/s of `C[m,n] = A[m,k]·B[n,k]ᵀ` (the shape of `linear`), counting 2·m·n·k flops per call, over
     /// repeated calls for at least `seconds` after one untimed warm-up call, with the current `BLAS` threads.
     public static func gflops(m: Int, n: Int, k: Int, seconds: Double = 1) -> Double {

@@ -23,7 +23,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     return out
 }
 
-/// A fully connected layer, `y = x·Wᵀ + b` (PyTorch `nn.Linear`), one `cblas_sgemm` with B transposed.
+/// A fully connected layer, `y = x·Wᵀ + b` (PyTorch `nn.Linear`), one weight product (`BLAS.weightProduct`:
+/// AMX tiles or `cblas_sgemm`, see `ProductPrecision`).
 /// - Parameters:
 ///   - x: `[..., in]` (any leading axes).
 ///   - weight: `[out, in]`.
@@ -45,11 +46,8 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         }
     }
     x.withUnsafeBufferPointer { px in
-        weight.withUnsafeBufferPointer { pw in
-            BLAS.sgemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
-                       a: px.baseAddress!, lda: inFeatures, b: pw.baseAddress!, ldb: inFeatures,
-                       beta: bias == nil ? 0 : 1, c: c, ldc: outFeatures)
-        }
+        BLAS.weightProduct(m: rows, k: inFeatures, a: px.baseAddress!, lda: inFeatures, weight: weight,
+                           accumulate: bias != nil, c: c, ldc: outFeatures)
     }
     return out
 }
@@ -92,8 +90,8 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, activation: Activ
 /// `layerNorm(x·Wᵀ + b + residual)` over the last axis: a post-LN transformer's residual block (BERT's
 /// `BertSelfOutput` and `BertOutput`, HuBERT's encoder layers) in one product and one pass over its rows.
 ///
-/// The residual is copied into the output first and the product accumulates onto it (sgemm with β = 1, which
-/// costs OpenBLAS no more than β = 0, a pass zeroing C); then each row gets the bias and is normalised while it is
+/// The residual is copied into the output first and the product accumulates onto it (β = 1, which costs no more
+/// than β = 0); then each row gets the bias and is normalised while it is
 /// in cache.
 /// - Parameters:
 ///   - x: `[..., in]`.
@@ -120,11 +118,8 @@ public func linearResidualLayerNorm(_ x: Tensor, weight: Tensor, bias: Tensor?, 
     guard outFeatures > 0 else { return out }
     residual.withUnsafeBufferPointer { r in c.update(from: r.baseAddress!, count: r.count) }
     x.withUnsafeBufferPointer { px in
-        weight.withUnsafeBufferPointer { pw in
-            BLAS.sgemm(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
-                       a: px.baseAddress!, lda: inFeatures, b: pw.baseAddress!, ldb: inFeatures,
-                       beta: 1, c: c, ldc: outFeatures)
-        }
+        BLAS.weightProduct(m: rows, k: inFeatures, a: px.baseAddress!, lda: inFeatures, weight: weight,
+                           accumulate: true, c: c, ldc: outFeatures)
     }
     normWeight.withUnsafeBufferPointer { g in
         normBias.withUnsafeBufferPointer { beta in

@@ -8,6 +8,9 @@ final class TensorStorage: @unchecked Sendable {
     let count: Int
     /// Keeps viewed memory alive; nil for owned storage.
     let owner: AnyObject?
+    /// Split-bfloat16 copies of blocks of these elements used as a product's weight (`WeightPacks`), made at first
+    /// use and dropped when owned storage is written again. Guarded by `WeightPacks.lock`.
+    var packs: [WeightPacks.Key: PackedWeight] = [:]
 
     /// Owned, uninitialised storage for `count` floats.
     init(uninitializedCount count: Int) {
@@ -137,7 +140,10 @@ public struct Tensor: @unchecked Sendable {
 
     /// Gives `self` its own writable storage.
     mutating func makeUnique() {
-        if storage.isView || !isKnownUniquelyReferenced(&storage) {
+        if !storage.isView && isKnownUniquelyReferenced(&storage) {
+            // About to be written: packed copies would go stale. Unique, so no other thread can be packing it.
+            if !storage.packs.isEmpty { storage.packs = [:] }
+        } else {
             let copy = TensorStorage(uninitializedCount: count)
             copy.pointer.initialize(from: storage.pointer, count: count)
             storage = copy

@@ -44,6 +44,10 @@ struct TextBench {
         print("BLAS: \(BLAS.kernelChoice); kernel in use \(BLAS.coreName); \(BLAS.config)")
         print("threads: \(BLAS.threads) (OpenBLAS and our loops; torch.set_num_threads the same), "
               + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+        let precision = BLAS.productPrecision
+        print("weight products: \(precision)"
+              + (precision == .float32 ? " (\(BLAS.amxAvailability.reason.isEmpty ? "MELD_GEMM" : BLAS.amxAvailability.reason))" : "; "
+                 + "each round also times ours with float32 sgemm products"))
 
         // 1. The sgemm rate: the square reference, and the products one encoder layer runs (x·Wᵀ, m = B·L).
         print(String(format: "sgemm 768x768x768: %.1f GFLOP/s", SgemmBenchmark.gflops(m: 768, n: 768, k: 768)))
@@ -51,6 +55,15 @@ struct TextBench {
             let (rate, detail) = layerSgemmRate(config, rows: batch * length, seconds: 0.5)
             print(String(format: "sgemm at the %dx%d layer shapes: %@ -> %.1f GFLOP/s (flop-weighted)",
                          batch, length, detail, rate))
+        }
+
+        if precision != .float32 {
+            for (batch, length) in Self.shapes {
+                let parts = layerProducts(config).map { (name, n, k) in
+                    String(format: "%@ %.1f", name, SgemmBenchmark.weightProductGflops(m: batch * length, n: n, k: k, seconds: 0.5))
+                }
+                print("AMX products at the \(batch)x\(length) layer shapes (GFLOP/s): \(parts.joined(separator: ", "))")
+            }
         }
 
         // 2. A random bert-base checkpoint on disk, loaded (memory-mapped) as a real one would be.
@@ -62,7 +75,19 @@ struct TextBench {
         print(String(format: "model: random bert-base written to %@, loaded in %.2f s; RSS after loading %.0f MB",
                      folder.path, loadSeconds, memoryMB("VmRSS")))
 
-        // 3. Ours vs PyTorch in alternating rounds, each with the sgemm rate at that moment, so that load from
+        // 3. One pass per shape with the default products (the first packs the weights for AMX); the peak memory
+        //    of that path is read here, before the float32 comparison maps the float32 weights back in.
+        for (batch, length) in Self.shapes {
+            let inputs = randomInputs(config, batch: batch, length: length)
+            let first = try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: zeros(inputs), mask: ones(inputs)) }
+            print(String(format: "first pass %dx%d: %.2f s%@", batch, length, first,
+                         precision == .float32 ? "" : " (includes packing the weights for AMX once)"))
+        }
+        let defaultPeak = memoryMB("VmHWM")
+        print(String(format: "peak RSS (VmHWM) with bert-base loaded and run, %@ products: %.0f MB",
+                     precision == .float32 ? "float32" : "AMX", defaultPeak))
+
+        // 4. Ours vs PyTorch in alternating rounds, each with the sgemm rate at that moment, so that load from
         //    other processes on a shared machine hits all three alike; medians of the per-round figures.
         let torch = ReferencePython.find(python, env: "MELD_TORCH_PYTHON", imports: "torch, transformers", threads: threads)
         if torch == nil { print("no Python with torch found (pass --python)") }
@@ -72,7 +97,7 @@ struct TextBench {
             let (types, mask) = (zeros(inputs), ones(inputs))
             _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask)   // warm-up
             var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
-            var oursOfSgemm: [Double] = [], theirsOfSgemm: [Double] = []
+            var oursOfSgemm: [Double] = [], theirsOfSgemm: [Double] = [], oursFloat32: [Double] = []
             print(String(format: "bert-base %dx%d: %.1f GFLOP per batch (every matmul, attention's included)",
                          batch, length, flops / 1e9))
             for round in 1...rounds {
@@ -84,6 +109,15 @@ struct TextBench {
                 oursOfSgemm.append(flops / mine / 1e9 / sgemm)
                 var line = String(format: "  round %d: sgemm %.1f GFLOP/s; ours %.4f s (%.1f GFLOP/s, %.0f%% of sgemm)",
                                   round, sgemm, mine, flops / mine / 1e9, 100 * flops / mine / 1e9 / sgemm)
+                if precision != .float32 {
+                    BLAS.productPrecision = .float32
+                    defer { BLAS.productPrecision = precision }
+                    let plain = BenchStats.median(try (0..<repeats).map { _ in
+                        try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask) }
+                    })
+                    oursFloat32.append(plain)
+                    line += String(format: "; ours with sgemm %.4f s", plain)
+                }
                 if let torch {
                     if let t = torch.seconds("Tools/bench/torch_bert.py", ["--batch", "\(batch)", "--length", "\(length)",
                                                                             "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
@@ -100,6 +134,12 @@ struct TextBench {
             let mine = BenchStats.median(ours)
             print(String(format: "  ours:  %.4f s/batch, %.1f sequences/s, %.1f GFLOP/s = %.0f%% of the sgemm rate at these shapes",
                          mine, Double(batch) / mine, flops / mine / 1e9, 100 * BenchStats.median(oursOfSgemm)))
+            if !oursFloat32.isEmpty {
+                let plain = BenchStats.median(oursFloat32)
+                print(String(format: "  ours with float32 sgemm products: %.4f s/batch, %.1f GFLOP/s = %.0f%% of the sgemm rate; AMX products are %.2fx faster",
+                             plain, flops / plain / 1e9, 100 * BenchStats.median(oursOfSgemm) * mine / plain,
+                             plain / mine))
+            }
             if !theirs.isEmpty {
                 let t = BenchStats.median(theirs)
                 print(String(format: "  torch: %.4f s/batch, %.1f sequences/s, %.1f GFLOP/s = %.0f%% of the sgemm rate at these shapes",
@@ -109,8 +149,9 @@ struct TextBench {
             }
         }
         withExtendedLifetime(model) {}
-        print(String(format: "peak RSS (VmHWM) with bert-base loaded and run: %.0f MB (weights memory-mapped from the file)",
-                     memoryMB("VmHWM")))
+        print(String(format: "peak RSS (VmHWM) with bert-base loaded and run: %.0f MB with %@ products%@ (weights memory-mapped from the file)",
+                     defaultPeak, precision == .float32 ? "float32" : "AMX",
+                     precision == .float32 ? "" : String(format: "; %.0f MB after the float32 comparison mapped the float32 weights back in", memoryMB("VmHWM"))))
     }
 
     // MARK: FLOPs and rates

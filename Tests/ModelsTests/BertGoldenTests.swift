@@ -6,7 +6,8 @@ import Tokenizers
 import XCTest
 
 /// Parity with transformers' `BertModel` on goldens from `Tools/make_bert_goldens.py`.
-/// Tolerance: 1e-4 absolute on every output value (float32 on both sides; differences come from summation order).
+/// Tolerance: 1e-4 absolute on every output value (float32 on both sides; differences come from summation order),
+/// under both weight-product precisions (`forEachProductPrecision`).
 final class BertGoldenTests: XCTestCase {
     static let tolerance: Float = 1e-4
 
@@ -14,23 +15,25 @@ final class BertGoldenTests: XCTestCase {
     private func check(_ name: String, folder: URL? = nil, hiddenStates: Bool) throws -> BertModel {
         let model = try BertModel(folder: folder ?? ModelFixtures.url(name))
         let inputs = try ModelFixtures.inputs(name)
-        let out = try model.forward(ids: inputs.ids, tokenTypes: inputs.token_type_ids, mask: inputs.attention_mask,
-                                    outputHiddenStates: hiddenStates)
-        let (b, l, h) = (inputs.ids.count, inputs.ids[0].count, model.config.hiddenSize)
-        XCTAssertEqual(out.lastHiddenState.shape, [b, l, h])
-        XCTAssertEqual(out.pooled.shape, [b, h])
-        assertClose(out.lastHiddenState, try ModelFixtures.floats(name, "last_hidden_state.f32"),
-                    tolerance: Self.tolerance, "\(name) last_hidden_state")
-        assertClose(out.pooled, try ModelFixtures.floats(name, "pooler_output.f32"),
-                    tolerance: Self.tolerance, "\(name) pooler_output")
-        if hiddenStates {
-            let states = try XCTUnwrap(out.hiddenStates)
-            XCTAssertEqual(states.count, model.config.numHiddenLayers + 1)
-            assertClose(Tensor.concatenate(states.map { $0.reshaped([1] + $0.shape) }, axis: 0),
-                        try ModelFixtures.floats(name, "hidden_states.f32"), tolerance: Self.tolerance,
-                        "\(name) hidden_states")
-        } else {
-            XCTAssertNil(out.hiddenStates)
+        try forEachProductPrecision { precision in
+            let out = try model.forward(ids: inputs.ids, tokenTypes: inputs.token_type_ids, mask: inputs.attention_mask,
+                                        outputHiddenStates: hiddenStates)
+            let (b, l, h) = (inputs.ids.count, inputs.ids[0].count, model.config.hiddenSize)
+            XCTAssertEqual(out.lastHiddenState.shape, [b, l, h])
+            XCTAssertEqual(out.pooled.shape, [b, h])
+            assertClose(out.lastHiddenState, try ModelFixtures.floats(name, "last_hidden_state.f32"),
+                        tolerance: Self.tolerance, "\(name) \(precision) last_hidden_state")
+            assertClose(out.pooled, try ModelFixtures.floats(name, "pooler_output.f32"),
+                        tolerance: Self.tolerance, "\(name) \(precision) pooler_output")
+            if hiddenStates {
+                let states = try XCTUnwrap(out.hiddenStates)
+                XCTAssertEqual(states.count, model.config.numHiddenLayers + 1)
+                assertClose(Tensor.concatenate(states.map { $0.reshaped([1] + $0.shape) }, axis: 0),
+                            try ModelFixtures.floats(name, "hidden_states.f32"), tolerance: Self.tolerance,
+                            "\(name) \(precision) hidden_states")
+            } else {
+                XCTAssertNil(out.hiddenStates)
+            }
         }
         return model
     }

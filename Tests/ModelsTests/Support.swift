@@ -45,6 +45,19 @@ enum ModelFixtures {
     }
 }
 
+/// Runs `body` once per weight-product precision this machine has: float32 sgemm always, and the AMX split
+/// products where the CPU has them (`ProductPrecision`), restoring the setting afterwards. Goldens must hold
+/// under both, since which one runs depends on the machine.
+func forEachProductPrecision(_ body: (ProductPrecision) throws -> Void) rethrows {
+    let saved = BLAS.productPrecision
+    defer { BLAS.productPrecision = saved }
+    for precision in [ProductPrecision.float32, .amxSplitBF16]
+    where precision == .float32 || BLAS.amxAvailability.available {
+        BLAS.productPrecision = precision
+        try body(precision)
+    }
+}
+
 /// Asserts `got` matches `expected` within `tolerance` (absolute), printing the max error.
 func assertClose(_ got: Tensor, _ expected: [Float], tolerance: Float, _ label: String,
                  file: StaticString = #filePath, line: UInt = #line) {

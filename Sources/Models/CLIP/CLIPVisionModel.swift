@@ -242,8 +242,8 @@ struct CLIPVisionEmbeddings {
                 }
             }
         }
-        BLAS.sgemm(transA: false, transB: true, m: batch * length, n: hidden, k: k, a: patches, lda: k,
-                   b: patchEmbedding.pointer, ldb: k, beta: 1, c: h, ldc: hidden)
+        BLAS.weightProduct(m: batch * length, k: k, a: patches, lda: k, weight: patchEmbedding.tensor,
+                           accumulate: true, c: h, ldc: hidden)
     }
 }
 
@@ -264,6 +264,7 @@ struct CLIPAttention {
         let weights = try names.map { try w.take("\($0).weight", [h, h]).tensor }
         let biases = try names.map { try w.take("\($0).bias", [h]).tensor }
         qkvWeight = CLIPWeight(Tensor.concatenate(weights, axis: 0))
+        weights.forEach { $0.releaseMappedPages() }   // merged copy made; the mapped originals are not read again
         qkvBias = CLIPWeight(Tensor.concatenate(biases, axis: 0))
         outWeight = try w.take("out_proj.weight", [h, h])
         outBias = try w.take("out_proj.bias", [h])
@@ -275,10 +276,10 @@ struct CLIPAttention {
     /// - Parameters: x `[R, H]` (the LayerNorm output); residual `[R, H]`.
     func callAsFunction(_ x: UnsafePointer<Float>, residual: UnsafeMutablePointer<Float>, _ s: CLIPVisionState) {
         let rows = s.rows, width = 3 * hidden
-        // qkv = bias, then += x·Wᵀ (beta = 1 spares OpenBLAS its separate zeroing pass over C).
+        // qkv = bias, then += x·Wᵀ (accumulating spares a separate zeroing pass over C).
         CLIPKernels.fillRows(s.qkv, rows: rows, dim: width, qkvBias.pointer, workers: s.workers)
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: width, k: hidden, a: x, lda: hidden,
-                   b: qkvWeight.pointer, ldb: hidden, beta: 1, c: s.qkv, ldc: width)
+        BLAS.weightProduct(m: rows, k: hidden, a: x, lda: hidden, weight: qkvWeight.tensor, accumulate: true,
+                           c: s.qkv, ldc: width)
         // Per (image, head): scores = scale·q·kᵀ [L, L], softmax by row, context = scores·v. Small GEMMs, which
         // OpenBLAS runs on the calling thread, so the pairs are split across threads here.
         let (L, D) = (length, headDim)
@@ -295,8 +296,8 @@ struct CLIPAttention {
             }
         }
         CLIPKernels.addRow(residual, rows: rows, dim: hidden, outBias.pointer)
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: hidden, k: hidden, a: s.context, lda: hidden,
-                   b: outWeight.pointer, ldb: hidden, beta: 1, c: residual, ldc: hidden)
+        BLAS.weightProduct(m: rows, k: hidden, a: s.context, lda: hidden, weight: outWeight.tensor,
+                           accumulate: true, c: residual, ldc: hidden)
     }
 }
 
@@ -325,13 +326,13 @@ struct CLIPMLP {
     /// - Parameters: x `[R, H]` (the LayerNorm output); residual `[R, H]`.
     func callAsFunction(_ x: UnsafePointer<Float>, residual: UnsafeMutablePointer<Float>, _ s: CLIPVisionState) {
         let rows = s.rows, m = s.wide
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: intermediate, k: hidden, a: x, lda: hidden,
-                   b: fc1Weight.pointer, ldb: hidden, beta: 0, c: m, ldc: intermediate)
+        BLAS.weightProduct(m: rows, k: hidden, a: x, lda: hidden, weight: fc1Weight.tensor, accumulate: false,
+                           c: m, ldc: intermediate)
         CLIPKernels.biasActivation(m, rows: rows, dim: intermediate, bias: fc1Bias.pointer, activation,
                                    workers: s.workers)
         CLIPKernels.addRow(residual, rows: rows, dim: hidden, fc2Bias.pointer)
-        BLAS.sgemm(transA: false, transB: true, m: rows, n: hidden, k: intermediate, a: m, lda: intermediate,
-                   b: fc2Weight.pointer, ldb: intermediate, beta: 1, c: residual, ldc: hidden)
+        BLAS.weightProduct(m: rows, k: intermediate, a: m, lda: intermediate, weight: fc2Weight.tensor,
+                           accumulate: true, c: residual, ldc: hidden)
     }
 }
 

@@ -56,16 +56,13 @@ enum HubertKernels {
                 }
             }
             x.withUnsafeBufferPointer { px in
-                weight.withUnsafeBufferPointer { pw in
-                    var tap = 0
-                    while tap < k {
-                        let run = Swift.min(stride, k - tap)
-                        BLAS.sgemm(transA: false, transB: true, m: outLength, n: cOut, k: run * cIn,
-                                   a: px.baseAddress! + tap * cIn, lda: stride * cIn,
-                                   b: pw.baseAddress! + tap * cIn, ldb: k * cIn,
-                                   beta: 1, c: o, ldc: cOut)   // `out` starts as zeros or the bias
-                        tap += run
-                    }
+                var tap = 0
+                while tap < k {
+                    let run = Swift.min(stride, k - tap)
+                    BLAS.weightProduct(m: outLength, k: run * cIn, a: px.baseAddress! + tap * cIn, lda: stride * cIn,
+                                       weight: weight, column: tap * cIn, accumulate: true,
+                                       c: o, ldc: cOut)   // `out` starts as zeros or the bias
+                    tap += run
                 }
             }
         }

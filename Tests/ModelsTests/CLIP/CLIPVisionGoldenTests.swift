@@ -29,11 +29,13 @@ final class CLIPVisionGoldenTests: XCTestCase {
         XCTAssertEqual(model.config.projectionDim, 16, "CLIPModel's projection is sized by the top-level projection_dim")
         XCTAssertEqual(model.config.hiddenSize, 32)
         let pixels = try CLIPFixtures.pixelValues("processor-openai")
-        let out = try model.forward(pixelValues: pixels, outputHiddenStates: true)
-        XCTAssertEqual(out.lastHiddenState.shape, [5, 50, 32])
-        XCTAssertEqual(out.pooled.shape, [5, 32])
-        XCTAssertEqual(out.imageEmbeds.shape, [5, 16])
-        try check(out, "clip-tiny", layers: 2)
+        try forEachProductPrecision { _ in
+            let out = try model.forward(pixelValues: pixels, outputHiddenStates: true)
+            XCTAssertEqual(out.lastHiddenState.shape, [5, 50, 32])
+            XCTAssertEqual(out.pooled.shape, [5, 32])
+            XCTAssertEqual(out.imageEmbeds.shape, [5, 16])
+            try check(out, "clip-tiny", layers: 2)
+        }
     }
 
     /// Images to embeddings with our processor and model, against the Python processor + model.
@@ -54,8 +56,9 @@ final class CLIPVisionGoldenTests: XCTestCase {
         XCTAssertEqual(model.config.hiddenAct, "gelu")
         XCTAssertEqual(model.config.numPositions, 17)
         let pixels = Tensor(shape: [2, 3, 32, 32], try CLIPFixtures.floats("clip-vision-proj", "pixel_values.f32"))
-        let out = try model.forward(pixelValues: pixels, outputHiddenStates: true)
-        try check(out, "clip-vision-proj", layers: 3)
+        try forEachProductPrecision { _ in
+            try check(try model.forward(pixelValues: pixels, outputHiddenStates: true), "clip-vision-proj", layers: 3)
+        }
     }
 
     /// Each image's result does not depend on the rest of the batch, and one model serves several threads.

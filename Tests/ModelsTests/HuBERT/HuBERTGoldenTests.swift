@@ -43,7 +43,8 @@ enum HubertFixtures {
 }
 
 /// Parity with transformers 5.23 on tiny random models (see `Tools/make_hubert_goldens.py`): every hidden state
-/// within 1e-4 absolute (float32, different GEMM summation orders; the observed errors are printed, ~1e-6).
+/// within 1e-4 absolute (float32, different GEMM summation orders; the observed errors are printed, ~1e-6), under
+/// both weight-product precisions (`forEachProductPrecision`).
 final class HuBERTGoldenTests: XCTestCase {
     static let tolerance: Float = 1e-4
 
@@ -52,26 +53,28 @@ final class HuBERTGoldenTests: XCTestCase {
         XCTAssertEqual(inputs.models.sorted(), ["hubert-tiny-a", "hubert-tiny-b", "wav2vec2-tiny"])
         for name in inputs.models {
             let model = try HubertModel(folder: HubertFixtures.model(name))
-            for clip in inputs.clips {
-                let label = "\(name) \(clip.name)"
-                let values = try HubertFixtures.audio(clip.name, "normalized")
-                XCTAssertEqual(values.count, clip.samples, label)
-                XCTAssertEqual(model.config.frameCount(samples: clip.samples), clip.frames, label)
-                let out = try model.forward(values, outputHiddenStates: true)
-                let h = model.config.hiddenSize
-                XCTAssertEqual(out.lastHiddenState.shape, [1, clip.frames, h], label)
-                assertClose(out.lastHiddenState, try HubertFixtures.floats(name, "\(clip.name).last_hidden_state.f32"),
-                            tolerance: Self.tolerance, "\(label) last_hidden_state")
-                let expected = try HubertFixtures.floats(name, "\(clip.name).hidden_states.f32")
-                let states = try XCTUnwrap(out.hiddenStates, label)
-                XCTAssertEqual(states.count, model.config.numHiddenLayers + 1, label)
-                let per = clip.frames * h
-                XCTAssertEqual(expected.count, states.count * per, label)
-                for (i, state) in states.enumerated() where expected.count == states.count * per {
-                    assertClose(state, Array(expected[(i * per)..<((i + 1) * per)]), tolerance: Self.tolerance,
-                                "\(label) hidden_states[\(i)]")
+            try forEachProductPrecision { precision in
+                for clip in inputs.clips {
+                    let label = "\(name) \(clip.name) \(precision)"
+                    let values = try HubertFixtures.audio(clip.name, "normalized")
+                    XCTAssertEqual(values.count, clip.samples, label)
+                    XCTAssertEqual(model.config.frameCount(samples: clip.samples), clip.frames, label)
+                    let out = try model.forward(values, outputHiddenStates: true)
+                    let h = model.config.hiddenSize
+                    XCTAssertEqual(out.lastHiddenState.shape, [1, clip.frames, h], label)
+                    assertClose(out.lastHiddenState, try HubertFixtures.floats(name, "\(clip.name).last_hidden_state.f32"),
+                                tolerance: Self.tolerance, "\(label) last_hidden_state")
+                    let expected = try HubertFixtures.floats(name, "\(clip.name).hidden_states.f32")
+                    let states = try XCTUnwrap(out.hiddenStates, label)
+                    XCTAssertEqual(states.count, model.config.numHiddenLayers + 1, label)
+                    let per = clip.frames * h
+                    XCTAssertEqual(expected.count, states.count * per, label)
+                    for (i, state) in states.enumerated() where expected.count == states.count * per {
+                        assertClose(state, Array(expected[(i * per)..<((i + 1) * per)]), tolerance: Self.tolerance,
+                                    "\(label) hidden_states[\(i)]")
+                    }
+                    XCTAssertEqual(states.last!.scalars, out.lastHiddenState.scalars, "\(label): last hidden state")
                 }
-                XCTAssertEqual(states.last!.scalars, out.lastHiddenState.scalars, "\(label): last hidden state")
             }
         }
     }

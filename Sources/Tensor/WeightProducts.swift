@@ -1,0 +1,175 @@
+import CGEMMKernels
+import Foundation
+
+/// How the products with a weight matrix (`linear`, the models' projections and convolutions) are computed.
+///
+/// - `float32`: OpenBLAS `cblas_sgemm`.
+/// - `amxSplitBF16`: Intel AMX's bfloat16 tiles, with each float32 operand split into three bfloat16 parts
+///   (`x = x₁ + x₂ + x₃`: 8 + 8 + 8 significant bits, all 24 of float32's) and the six part products that reach
+///   float32's rounding (`x₁w₁, x₁w₂, x₂w₁, x₁w₃, x₂w₂, x₃w₁`) accumulated in float32 ("bf16x6"). The result is
+///   as accurate as sgemm's: the same size of error against an exact product, in other bits (as between any two
+///   BLAS libraries). AMX runs the six products 1.5–1.9x faster per core than AVX-512 runs one float32 product.
+///
+/// Default: `amxSplitBF16` where the CPU has AMX-BF16 and Linux grants the tile state (Xeon Sapphire Rapids and
+/// later), else `float32`. `MELD_GEMM=sgemm` forces float32; `MELD_GEMM=amx` asks for AMX and says on stderr
+/// when it falls back. Weights whose row count is not a multiple of 32, and the attention's products between
+/// activations, always use sgemm.
+public enum ProductPrecision: String, Sendable, CustomStringConvertible {
+    case float32 = "float32 (OpenBLAS sgemm)"
+    case amxSplitBF16 = "float32 as 3 bfloat16 parts on AMX tiles (bf16x6)"
+
+    public var description: String { rawValue }
+}
+
+extension BLAS {
+    private static let precisionLock = NSLock()
+    nonisolated(unsafe) private static var precisionSetting: ProductPrecision = defaultPrecision()
+
+    /// Whether this machine can run the AMX path, and if not, why (e.g. "the CPU has no AMX-BF16 ...").
+    public static var amxAvailability: (available: Bool, reason: String) {
+        (gemm_amx_available() != 0, String(cString: gemm_amx_unavailable_reason()))
+    }
+
+    /// The precision of weight products (see `ProductPrecision`); settable, e.g. by benchmarks comparing both.
+    /// Setting `.amxSplitBF16` where AMX is unavailable keeps `.float32`.
+    public static var productPrecision: ProductPrecision {
+        get { precisionLock.lock(); defer { precisionLock.unlock() }; return precisionSetting }
+        set {
+            precisionLock.lock(); defer { precisionLock.unlock() }
+            precisionSetting = newValue == .amxSplitBF16 && gemm_amx_available() == 0 ? .float32 : newValue
+        }
+    }
+
+    static func defaultPrecision() -> ProductPrecision {
+        let asked = ProcessInfo.processInfo.environment["MELD_GEMM"]?.lowercased() ?? ""
+        switch asked {
+        case "sgemm", "float32", "fp32", "openblas":
+            return .float32
+        case "", "auto", "amx", "bf16x6":
+            if gemm_amx_available() != 0 { return .amxSplitBF16 }
+            if asked == "amx" || asked == "bf16x6" {
+                FileHandle.standardError.write(Data(
+                    "note: MELD_GEMM=\(asked) but \(String(cString: gemm_amx_unavailable_reason())); using OpenBLAS sgemm\n".utf8))
+            }
+            return .float32
+        default:
+            FileHandle.standardError.write(Data(
+                "note: MELD_GEMM=\(asked) is not one of sgemm, amx, auto; using auto\n".utf8))
+            return gemm_amx_available() != 0 ? .amxSplitBF16 : .float32
+        }
+    }
+
+    /// `C = A·Wᵀ`, or `C += A·Wᵀ` when `accumulate`, where W is the block of columns
+    /// `[column, column + k)` of `weight` seen as a matrix `[n, ldw]` (n = `weight.shape[0]`,
+    /// ldw = `weight.count / n`): a `linear` layer's weight `[out, in]`, or one tap range of a convolution weight.
+    ///
+    /// Under `.amxSplitBF16` the weight block is packed once per weight tensor (kept with its storage) and A is
+    /// packed per call; both are split across `BLAS.threads`. Otherwise one `cblas_sgemm`.
+    /// - Parameters:
+    ///   - a: `[m, k]` with row stride `lda`.
+    ///   - c: `[m, n]` with row stride `ldc`.
+    public static func weightProduct(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, weight: Tensor,
+                                     column: Int = 0, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let n = weight.shape.first ?? 0
+        guard m > 0, n > 0 else { return }
+        let ldw = weight.count / n
+        precondition(column >= 0 && column + k <= ldw, "weightProduct: columns \(column)..<\(column + k) of a [\(n), \(ldw)] weight")
+        if k > 0, n % 32 == 0, productPrecision == .amxSplitBF16 {
+            let packed = WeightPacks.packed(weight, column: column, k: k, n: n, ldw: ldw)
+            SplitProduct.run(m: m, n: n, k: k, a: a, lda: lda, packed: packed, accumulate: accumulate, c: c, ldc: ldc)
+            return
+        }
+        weight.withUnsafeBufferPointer { w in
+            sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a, lda: lda, b: w.baseAddress! + column, ldb: ldw,
+                  beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+        }
+    }
+}
+
+/// A weight block split into three bfloat16 parts in the AMX kernel's layout (`gemm_amx_pack_w`).
+final class PackedWeight: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<UInt16>
+    let count: Int
+    let n: Int, k: Int
+
+    init(n: Int, k: Int) {
+        self.n = n
+        self.k = k
+        count = gemm_amx_packed_w_count(n, k)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
+        pointer = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}
+
+/// The packed copies of weight blocks, kept on the weight's storage (so they live and die with the weights).
+enum WeightPacks {
+    struct Key: Hashable { let column: Int, k: Int, n: Int, ldw: Int }
+
+    static let lock = NSLock()
+
+    /// The packed block of `weight`, packing it (in parallel) at the first call.
+    static func packed(_ weight: Tensor, column: Int, k: Int, n: Int, ldw: Int) -> PackedWeight {
+        let key = Key(column: column, k: k, n: n, ldw: ldw)
+        let storage = weight.storage
+        lock.lock()
+        if let found = storage.packs[key] { lock.unlock(); return found }
+        lock.unlock()
+        let packed = PackedWeight(n: n, k: k)
+        let source = UnsafePointer(storage.pointer) + column, target = packed.pointer
+        Parallel.forEachChunk(n / 16, costPerItem: 16 * k * 8) { strips in
+            gemm_amx_pack_w(source, n, k, ldw, target, strips.lowerBound * 16, strips.upperBound * 16)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if let raced = storage.packs[key] { return raced }
+        storage.packs[key] = packed
+        // The float32 pages of a mapped checkpoint are not read again on this path: let the kernel drop them
+        // (they come back from the file if anything reads them), so the packed copy does not double the memory.
+        weight.releaseMappedPages()
+        return packed
+    }
+}
+
+extension Tensor {
+    /// For a tensor viewing a memory-mapped checkpoint: tells the kernel its whole pages are not needed now
+    /// (`madvise(MADV_DONTNEED)`), so they leave the resident set; a later read faults them back in from the
+    /// file, unchanged. No effect on owned tensors. Models call it on weights they have copied (merged q/k/v).
+    public func releaseMappedPages() {
+        guard storage.owner is SafeTensorsFile else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: UnsafeRawPointer(storage.pointer))
+        let end = start + storage.count * MemoryLayout<Float>.stride
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(p, last - first, MADV_DONTNEED)
+    }
+}
+
+/// One AMX product: pack A, then column blocks of 32 across the threads.
+enum SplitProduct {
+    static func run(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, packed: PackedWeight,
+                    accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let aCount = gemm_amx_packed_a_count(m, k)
+        let aBytes = aCount * 2
+        let aPacked = StoragePool.allocate(byteCount: aBytes).bindMemory(to: UInt16.self, capacity: aCount)
+        defer { StoragePool.release(UnsafeMutableRawPointer(aPacked), byteCount: aBytes) }
+        let rowBlocks = (m + 31) / 32
+        Parallel.forEachChunk(rowBlocks, costPerItem: 32 * k * 4) { blocks in
+            gemm_amx_pack_a(a, m, k, lda, aPacked, blocks.lowerBound * 32, Swift.min(blocks.upperBound * 32, m))
+        }
+        // One contiguous column range per thread: each range streams all of packed A once per 512 columns, so
+        // more, smaller ranges would only re-read it.
+        let columnBlocks = n / 32
+        let scratchCount = gemm_amx_scratch_count()
+        let workers = Swift.min(Parallel.threads, columnBlocks, Swift.max(1, m * n * k / (1 << 21)))
+        let run = { (worker: Int) in
+            let first = columnBlocks * worker / workers, last = columnBlocks * (worker + 1) / workers
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { scratch.deallocate() }
+            gemm_amx_run(m, n, k, aPacked, packed.pointer, accumulate ? 1 : 0, c, ldc, first * 32, last * 32, scratch)
+        }
+        if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
+    }
+}
