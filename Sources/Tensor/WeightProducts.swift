@@ -59,9 +59,10 @@ extension BLAS {
         }
     }
 
-    /// `C = A·Wᵀ`, or `C += A·Wᵀ` when `accumulate`, where W is the block of columns
-    /// `[column, column + k)` of `weight` seen as a matrix `[n, ldw]` (n = `weight.shape[0]`,
-    /// ldw = `weight.count / n`): a `linear` layer's weight `[out, in]`, or one tap range of a convolution weight.
+    /// `C = A·Wᵀ`, or `C += A·Wᵀ` when `accumulate`, where W is the block of `rows` (default all) and columns
+    /// `[column, column + k)` of `weight` seen as a matrix `[rows, ldw]` (rows = `weight.shape[0]`,
+    /// ldw = `weight.count / rows`): a `linear` layer's weight `[out, in]`, one tap range of a convolution
+    /// weight, or one group's rows of a grouped one. n = `rows.count`.
     ///
     /// Under `.amxSplitBF16` the weight block is packed once per weight tensor (kept with its storage) and A is
     /// packed per call; both are split across `BLAS.threads`. Otherwise one `cblas_sgemm`.
@@ -69,19 +70,23 @@ extension BLAS {
     ///   - a: `[m, k]` with row stride `lda`.
     ///   - c: `[m, n]` with row stride `ldc`.
     public static func weightProduct(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, weight: Tensor,
-                                     column: Int = 0, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let n = weight.shape.first ?? 0
+                                     rows: Range<Int>? = nil, column: Int = 0, accumulate: Bool,
+                                     c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let total = weight.shape.first ?? 0
+        let rows = rows ?? 0..<total
+        let n = rows.count
         guard m > 0, n > 0 else { return }
-        let ldw = weight.count / n
-        precondition(column >= 0 && column + k <= ldw, "weightProduct: columns \(column)..<\(column + k) of a [\(n), \(ldw)] weight")
+        let ldw = weight.count / total
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= total && column >= 0 && column + k <= ldw,
+                     "weightProduct: rows \(rows), columns \(column)..<\(column + k) of a [\(total), \(ldw)] weight")
         if k > 0, n % 32 == 0, productPrecision == .amxSplitBF16 {
-            let packed = WeightPacks.packed(weight, column: column, k: k, n: n, ldw: ldw)
+            let packed = WeightPacks.packed(weight, row: rows.lowerBound, column: column, k: k, n: n, ldw: ldw)
             SplitProduct.run(m: m, n: n, k: k, a: a, lda: lda, packed: packed, accumulate: accumulate, c: c, ldc: ldc)
             return
         }
         weight.withUnsafeBufferPointer { w in
-            sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a, lda: lda, b: w.baseAddress! + column, ldb: ldw,
-                  beta: accumulate ? 1 : 0, c: c, ldc: ldc)
+            sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a, lda: lda,
+                  b: w.baseAddress! + rows.lowerBound * ldw + column, ldb: ldw, beta: accumulate ? 1 : 0, c: c, ldc: ldc)
         }
     }
 }
@@ -105,19 +110,19 @@ final class PackedWeight: @unchecked Sendable {
 
 /// The packed copies of weight blocks, kept on the weight's storage (so they live and die with the weights).
 enum WeightPacks {
-    struct Key: Hashable { let column: Int, k: Int, n: Int, ldw: Int }
+    struct Key: Hashable { let row: Int, column: Int, k: Int, n: Int, ldw: Int }
 
     static let lock = NSLock()
 
     /// The packed block of `weight`, packing it (in parallel) at the first call.
-    static func packed(_ weight: Tensor, column: Int, k: Int, n: Int, ldw: Int) -> PackedWeight {
-        let key = Key(column: column, k: k, n: n, ldw: ldw)
+    static func packed(_ weight: Tensor, row: Int, column: Int, k: Int, n: Int, ldw: Int) -> PackedWeight {
+        let key = Key(row: row, column: column, k: k, n: n, ldw: ldw)
         let storage = weight.storage
         lock.lock()
         if let found = storage.packs[key] { lock.unlock(); return found }
         lock.unlock()
         let packed = PackedWeight(n: n, k: k)
-        let source = UnsafePointer(storage.pointer) + column, target = packed.pointer
+        let source = UnsafePointer(storage.pointer) + row * ldw + column, target = packed.pointer
         Parallel.forEachChunk(n / 16, costPerItem: 16 * k * 8) { strips in
             gemm_amx_pack_w(source, n, k, ldw, target, strips.lowerBound * 16, strips.upperBound * 16)
         }

@@ -333,31 +333,30 @@ extension HubertKernels {
                 for t in 0..<length { (o + t * channels).update(from: b.baseAddress!, count: channels) }
             }
             x.withUnsafeBufferPointer { px in
-                weights.blocks.withUnsafeBufferPointer { pw in
-                    let px = px.baseAddress!, pw = pw.baseAddress!
-                    for g in 0..<groups {
-                        for t in 0..<length {
-                            (p + (t + pad) * perGroup).update(from: px + t * channels + g * perGroup, count: perGroup)
+                let px = px.baseAddress!
+                for g in 0..<groups {
+                    for t in 0..<length {
+                        (p + (t + pad) * perGroup).update(from: px + t * channels + g * perGroup, count: perGroup)
+                    }
+                    var t0 = 0
+                    while t0 < length {
+                        let rows = Swift.min(tile, length - t0), m = rows + halo
+                        forEachChunk(m, costPerItem: patch) { range in
+                            for r in range { (u + r * patch).update(from: p + (t0 + r) * perGroup, count: patch) }
                         }
-                        var t0 = 0
-                        while t0 < length {
-                            let rows = Swift.min(tile, length - t0), m = rows + halo
-                            forEachChunk(m, costPerItem: patch) { range in
-                                for r in range { (u + r * patch).update(from: p + (t0 + r) * perGroup, count: patch) }
-                            }
-                            BLAS.sgemm(transA: false, transB: true, m: m, n: columns, k: patch, a: u, lda: patch,
-                                       b: pw + g * columns * patch, ldb: patch, c: y, ldc: columns)
-                            forEachChunk(rows, costPerItem: columns) { range in
-                                for r in range {
-                                    let dst = o + (t0 + r) * channels + g * perGroup
-                                    for j in 0..<blockCount {
-                                        let src = y + (r + j * block) * columns + j * perGroup
-                                        for i in 0..<perGroup { dst[i] += src[i] }
-                                    }
+                        BLAS.weightProduct(m: m, k: patch, a: u, lda: patch, weight: weights.blocks,
+                                           rows: (g * columns)..<((g + 1) * columns), accumulate: false,
+                                           c: y, ldc: columns)
+                        forEachChunk(rows, costPerItem: columns) { range in
+                            for r in range {
+                                let dst = o + (t0 + r) * channels + g * perGroup
+                                for j in 0..<blockCount {
+                                    let src = y + (r + j * block) * columns + j * perGroup
+                                    for i in 0..<perGroup { dst[i] += src[i] }
                                 }
                             }
-                            t0 += rows
                         }
+                        t0 += rows
                     }
                 }
             }
@@ -369,6 +368,10 @@ extension HubertKernels {
 // MARK: - Attention
 
 extension HubertKernels {
+    /// Up to this T·D, `selfAttention` uses the Tensor module's row-blocked attention (a knob: tests set 0 to
+    /// exercise the head batches below on short inputs).
+    nonisolated(unsafe) static var tensorAttentionLimit = 1 << 14
+
     /// Floats of attention scores held at once (a tuning knob; tests lower it to run heads in several batches).
     nonisolated(unsafe) static var attentionScoreBudget = 1 << 21
 
@@ -414,6 +417,12 @@ extension HubertKernels {
         let (batch, length, packed) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
         let width = packed / 3, headDim = width / heads
         precondition(packed == 3 * width && width == heads * headDim, "selfAttention: \(qkv.shape), \(heads) heads")
+        // Up to 256 frames (5 s) at D = 64, Tensor's attention splits every head into row blocks whose products
+        // OpenBLAS keeps on the calling thread, and runs the blocks in parallel: OpenBLAS's own threads then
+        // never wake, so they do not spin beside the AMX weight products (about 8% of a 4 s clip's time).
+        if length * headDim <= tensorAttentionLimit {
+            return attention(packedQKV: qkv, heads: heads, scale: scale)
+        }
         let perBatch = Swift.max(1, Swift.min(heads, attentionScoreBudget / Swift.max(1, length * length)))
         var out = Tensor(shape: [batch, length, width], repeating: 0)
         let buffer = UnsafeMutablePointer<Float>.allocate(capacity: perBatch * length * (length + 1))

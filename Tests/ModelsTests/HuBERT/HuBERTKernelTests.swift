@@ -107,10 +107,12 @@ final class HuBERTKernelTests: XCTestCase {
         }
     }
 
-    /// Attention on packed q|k|v against the Tensor module's attention, all heads at once and one head at a time.
+    /// HuBERT's own attention (long windows) on packed q|k|v against the Tensor module's attention, all heads at
+    /// once and one head at a time.
     func testSelfAttentionMatchesTensorAttention() {
-        let saved = HubertKernels.attentionScoreBudget
-        defer { HubertKernels.attentionScoreBudget = saved }
+        let saved = HubertKernels.attentionScoreBudget, savedLimit = HubertKernels.tensorAttentionLimit
+        defer { HubertKernels.attentionScoreBudget = saved; HubertKernels.tensorAttentionLimit = savedLimit }
+        HubertKernels.tensorAttentionLimit = 0   // the head batches; short inputs otherwise go to Tensor's attention
         for (batch, length, heads, headDim) in [(1, 37, 4, 8), (2, 9, 3, 5), (1, 1, 2, 4)] {
             let width = heads * headDim
             let packed = Tensor(shape: [batch, length, 3 * width], values(batch * length * 3 * width, seed: 11, scale: 2))
