@@ -32,32 +32,57 @@ struct ModelBench {
         let torch = ReferencePython.find(python, env: "MELD_TORCH_PYTHON", imports: "torch, transformers", threads: threads)
         if torch == nil { print("no Python with torch and transformers found (pass --python): ours only") }
 
+        let precision = BLAS.productPrecision
+        print("weight products: \(precision)" + (precision == .float32 ? "" : "; each round also times ours with float32 sgemm products"))
+        /// Our time with float32 products, when the default is AMX (else nil).
+        func float32Time(_ body: () throws -> Double) rethrows -> Double? {
+            guard precision != .float32 else { return nil }
+            BLAS.productPrecision = .float32
+            defer {
+                BLAS.productPrecision = precision
+                BenchStats.letBLASThreadsSleep()   // before the next AMX timing
+            }
+            return try body()
+        }
+
         // HuBERT base, 4 s.
-        var hubertOurs: [Double] = [], hubertTorch: [Double] = []
+        var hubertOurs: [Double] = [], hubertTorch: [Double] = [], hubertFloat32: [Double] = []
         var hubertFlops = 0.0
+        let hubertModel = try HubertModel.randomWeights(config: HubertConfig())
+        BenchStats.letBLASThreadsSleep()   // after the sgemm rate's threaded calls
         for _ in 0..<rounds {
-            let r = try HubertBenchmark.run(seconds: 4, repeats: repeats)
+            let r = HubertBenchmark.time(model: hubertModel, seconds: 4, repeats: repeats)
             hubertOurs.append(r.median)
             hubertFlops = r.flops
+            if let t = float32Time({ HubertBenchmark.time(model: hubertModel, seconds: 4, repeats: repeats).median }) {
+                hubertFloat32.append(t)
+            }
             if let torch, let t = torch.seconds("Tools/bench/torch_hubert.py",
                                             ["--seconds", "4", "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
                 hubertTorch.append(t)
             }
         }
-        report("HuBERT base, 4 s of audio", ours: hubertOurs, theirs: hubertTorch, flops: hubertFlops, sgemm: sgemm, unit: "s/clip")
+        report("HuBERT base, 4 s of audio", ours: hubertOurs, theirs: hubertTorch, flops: hubertFlops, sgemm: sgemm, unit: "s/clip",
+               float32: hubertFloat32)
 
         // CLIP ViT-B/32, batch 8.
         let clipModel = try CLIPBenchmark.randomModel()
-        var clipOurs: [Double] = [], clipTorch: [Double] = []
+        var clipOurs: [Double] = [], clipTorch: [Double] = [], clipFloat32: [Double] = []
         let clipFlops = CLIPBenchmark.flops(batch: 8)
         for _ in 0..<rounds {
             clipOurs.append(try CLIPBenchmark.timeForward(model: clipModel, batch: 8, threads: threads, repeats: repeats).medianSeconds)
+            if let t = try float32Time({
+                try CLIPBenchmark.timeForward(model: clipModel, batch: 8, threads: threads, repeats: repeats).medianSeconds
+            }) {
+                clipFloat32.append(t)
+            }
             if let torch, let t = torch.seconds("Tools/bench/torch_clip.py",
                                             ["--batch", "8", "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
                 clipTorch.append(t)
             }
         }
-        report("CLIP ViT-B/32, batch of 8 images", ours: clipOurs, theirs: clipTorch, flops: clipFlops, sgemm: sgemm, unit: "s/batch")
+        report("CLIP ViT-B/32, batch of 8 images", ours: clipOurs, theirs: clipTorch, flops: clipFlops, sgemm: sgemm, unit: "s/batch",
+               float32: clipFloat32)
 
         // MTCNN, 1280x720.
         var mtcnnSingle: Double?
@@ -138,7 +163,8 @@ struct ModelBench {
 
     // MARK: helpers
 
-    func report(_ label: String, ours: [Double], theirs: [Double], flops: Double, sgemm: Double, unit: String) {
+    func report(_ label: String, ours: [Double], theirs: [Double], flops: Double, sgemm: Double, unit: String,
+                float32: [Double] = []) {
         let mine = BenchStats.median(ours)
         var line = String(format: "%@: ours %.4f %@", label, mine, unit)
         if flops > 0 {
@@ -151,8 +177,16 @@ struct ModelBench {
                            t, unit, t / mine, min(ours.count, theirs.count))
         }
         print(line)
+        if !float32.isEmpty {
+            let plain = BenchStats.median(float32)
+            print(String(format: "  ours with float32 sgemm products: %.4f %@", plain, unit)
+                  + (flops > 0 ? String(format: " (%.1f GFLOP/s = %.0f%% of sgemm)", flops / plain / 1e9, 100 * flops / plain / 1e9 / sgemm) : "")
+                  + String(format: "; AMX products are %.2fx faster", plain / mine))
+        }
         for (i, o) in ours.enumerated() {
-            print(String(format: "  round %d: ours %.4f", i + 1, o) + (i < theirs.count ? String(format: ", reference %.4f", theirs[i]) : ""))
+            print(String(format: "  round %d: ours %.4f", i + 1, o)
+                  + (i < float32.count ? String(format: ", ours with sgemm %.4f", float32[i]) : "")
+                  + (i < theirs.count ? String(format: ", reference %.4f", theirs[i]) : ""))
         }
     }
 

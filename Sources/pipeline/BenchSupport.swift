@@ -9,6 +9,12 @@ enum BenchStats {
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
 
+    /// Waits until OpenBLAS's worker threads have gone back to sleep: after a threaded call they spin for about
+    /// 2^28 cycles (0.1 s here), and spinning beside our own threads would be charged to whatever is timed next.
+    static func letBLASThreadsSleep() {
+        usleep(300_000)
+    }
+
     /// Wall-clock seconds of `body` (monotonic clock).
     static func timed(_ body: () throws -> Void) rethrows -> Double {
         let start = DispatchTime.now().uptimeNanoseconds

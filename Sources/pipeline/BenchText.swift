@@ -102,6 +102,7 @@ struct TextBench {
                          batch, length, flops / 1e9))
             for round in 1...rounds {
                 let sgemm = layerSgemmRate(config, rows: batch * length, seconds: 0.15).rate
+                BenchStats.letBLASThreadsSleep()
                 let mine = BenchStats.median(try (0..<repeats).map { _ in
                     try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask) }
                 })
@@ -111,6 +112,7 @@ struct TextBench {
                                   round, sgemm, mine, flops / mine / 1e9, 100 * flops / mine / 1e9 / sgemm)
                 if precision != .float32 {
                     BLAS.productPrecision = .float32
+                    BenchStats.letBLASThreadsSleep()
                     defer { BLAS.productPrecision = precision }
                     let plain = BenchStats.median(try (0..<repeats).map { _ in
                         try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask) }
