@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "FeatureStoreTests", dependencies: ["FeatureStore", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "COpenCVShimTests", dependencies: ["COpenCVShim"]),
-        .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "FeatureStore", "TestSupport"]),
+        .testTarget(name: "PipelineKitTests", dependencies: ["PipelineKit", "FeatureStore", "Tensor", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["FeatureStore", "TestSupport"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// A checkpoint folder named by a stage's `model` parameter: where it is, whether a tiny sample model stands in
 /// for it, and its content hash (the part of the fingerprint that makes another checkpoint recompute the stage).
@@ -62,6 +63,14 @@ struct ModelFolder {
         if isSampleStandIn {
             a["model_note"] = "tiny random model bundled for the sample, standing in for \(requested.path): not real features"
         }
+        return a
+    }
+
+    /// `attributes` plus how the encoder's weight products were computed (`ProductPrecision`: float32 sgemm, or
+    /// float32 through AMX bfloat16 parts; equally accurate, not bit-identical), for the transformer stages.
+    var encoderAttributes: [String: String] {
+        var a = attributes
+        a["weight_products"] = BLAS.productPrecision.rawValue
         return a
     }
 }

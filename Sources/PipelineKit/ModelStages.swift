@@ -86,7 +86,7 @@ public enum HubertStage: StageKind {
         }
 
         var attributes: [String: String] {
-            var a = folder.attributes
+            var a = folder.encoderAttributes
             a["layer"] = String(hiddenIndex)
             a["hop_seconds"] = String(Double(model.config.samplesPerFrame) / 16000)
             a["window_seconds"] = String(window)
@@ -209,7 +209,7 @@ public enum ClipStage: StageKind {
         }
 
         var attributes: [String: String] {
-            var a = folder.attributes
+            var a = folder.encoderAttributes
             a["input"] = onFaces ? "faces (the face crops of stage \(source))" : "frames (stage \(source))"
             a["axes"] = "features[item, \(dim)] = mean over valid frames (zeros when n_valid is 0); values[frame, \(dim)] "
                 + "image embeds (not normalised), zero where frame_valid is 0"

@@ -110,7 +110,7 @@ public enum TextStage: StageKind {
         var paramsIdentity: String? { folder.paramsIdentity(params) }
 
         var attributes: [String: String] {
-            var a = folder.attributes
+            var a = folder.encoderAttributes
             a["pooling"] = pooling
             a["layer"] = String(hiddenIndex)
             a["hidden_size"] = String(hidden)

@@ -3,6 +3,7 @@ import FeatureStore
 import Foundation
 @testable import PipelineKit
 import TestSupport
+import Tensor
 import XCTest
 
 /// The hubert and clip stages end to end on the bundled sample, against transformers on the same media
@@ -59,6 +60,9 @@ final class ModelStageTests: XCTestCase {
         XCTAssertLessThanOrEqual(rw, 1e-4)
         XCTAssertLessThanOrEqual(mw, 1e-4)
         if case .string(let note)? = c.attributes["model_sha256"] { XCTAssertEqual(note.count, 64) } else { XCTFail("no model hash") }
+        if case .string(let products)? = c.attributes["weight_products"] {
+            XCTAssertEqual(products, BLAS.productPrecision.rawValue)
+        } else { XCTFail("no weight_products attribute") }
     }
 
     /// Windowed HuBERT keeps the frame count and timing of one pass, and the frame sequence when asked.
