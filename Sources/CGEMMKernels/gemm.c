@@ -69,6 +69,12 @@ const char *gemm_amx_unavailable_reason(void) {
     return amx_reason;
 }
 
+int gemm_under_hypervisor(void) {
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    return (int)(c >> 31 & 1);
+}
+
 // ---- packing ----
 
 GEMM_TARGET static inline __m512 widen(__m256i h) {
@@ -228,6 +234,7 @@ GEMM_TARGET void gemm_amx_run(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const uint1
 
 int gemm_amx_available(void) { return 0; }
 const char *gemm_amx_unavailable_reason(void) { return "AMX needs x86-64 Linux"; }
+int gemm_under_hypervisor(void) { return 0; }
 size_t gemm_amx_packed_w_count(ptrdiff_t n, ptrdiff_t k) { (void)n; (void)k; return 0; }
 size_t gemm_amx_packed_a_count(ptrdiff_t m, ptrdiff_t k) { (void)m; (void)k; return 0; }
 size_t gemm_amx_scratch_count(void) { return 0; }

@@ -10,10 +10,12 @@ import Foundation
 ///   as accurate as sgemm's: the same size of error against an exact product, in other bits (as between any two
 ///   BLAS libraries). AMX runs the six products 1.5–1.9x faster per core than AVX-512 runs one float32 product.
 ///
-/// Default: `amxSplitBF16` where the CPU has AMX-BF16 and Linux grants the tile state (Xeon Sapphire Rapids and
-/// later), else `float32`. `MELD_GEMM=sgemm` forces float32; `MELD_GEMM=amx` asks for AMX and says on stderr
-/// when it falls back. Weights whose row count is not a multiple of 32, and the attention's products between
-/// activations, always use sgemm.
+/// Default (`MELD_GEMM` unset or `auto`): `amxSplitBF16` where the CPU has AMX-BF16, Linux grants the tile state
+/// (Xeon Sapphire Rapids and later) and no hypervisor is reported; else `float32`. Under a hypervisor the AMX unit
+/// of each physical core may be shared with other tenants' vCPUs, and on the shared development VMs it ran
+/// 2-3x slower for long stretches, below sgemm: there AMX is opt-in. `MELD_GEMM=amx` asks for AMX (and says
+/// on stderr when it is unavailable); `MELD_GEMM=sgemm` forces float32 sgemm. Weights whose row count is not a
+/// multiple of 32, and the attention's products between activations, always use sgemm.
 public enum ProductPrecision: String, Sendable, CustomStringConvertible {
     case float32 = "float32 (OpenBLAS sgemm)"
     case amxSplitBF16 = "float32 as 3 bfloat16 parts on AMX tiles (bf16x6)"
@@ -46,8 +48,9 @@ extension BLAS {
         case "sgemm", "float32", "fp32", "openblas":
             return .float32
         case "", "auto", "amx", "bf16x6":
-            if gemm_amx_available() != 0 { return .amxSplitBF16 }
-            if asked == "amx" || asked == "bf16x6" {
+            let explicit = asked == "amx" || asked == "bf16x6"
+            if gemm_amx_available() != 0 && (explicit || gemm_under_hypervisor() == 0) { return .amxSplitBF16 }
+            if explicit {
                 FileHandle.standardError.write(Data(
                     "note: MELD_GEMM=\(asked) but \(String(cString: gemm_amx_unavailable_reason())); using OpenBLAS sgemm\n".utf8))
             }
@@ -55,8 +58,18 @@ extension BLAS {
         default:
             FileHandle.standardError.write(Data(
                 "note: MELD_GEMM=\(asked) is not one of sgemm, amx, auto; using auto\n".utf8))
-            return gemm_amx_available() != 0 ? .amxSplitBF16 : .float32
+            return gemm_amx_available() != 0 && gemm_under_hypervisor() == 0 ? .amxSplitBF16 : .float32
         }
+    }
+
+    /// Why the default is what it is, for `bench` headers: e.g. "AMX available; not the default under a
+    /// hypervisor (MELD_GEMM=amx uses it)".
+    public static var productPrecisionReason: String {
+        let env = ProcessInfo.processInfo.environment["MELD_GEMM"] ?? ""
+        if !env.isEmpty && env.lowercased() != "auto" { return "MELD_GEMM=\(env)" }
+        if gemm_amx_available() == 0 { return "no AMX: \(String(cString: gemm_amx_unavailable_reason()))" }
+        return gemm_under_hypervisor() != 0 ? "AMX available; not the default under a hypervisor (MELD_GEMM=amx uses it)"
+                                            : "AMX available, no hypervisor"
     }
 
     /// `C = A·Wᵀ`, or `C += A·Wᵀ` when `accumulate`, where W is the block of `rows` (default all) and columns

@@ -32,21 +32,16 @@ struct ModelBench {
         let torch = ReferencePython.find(python, env: "MELD_TORCH_PYTHON", imports: "torch, transformers", threads: threads)
         if torch == nil { print("no Python with torch and transformers found (pass --python): ours only") }
 
-        let precision = BLAS.productPrecision
-        print("weight products: \(precision)" + (precision == .float32 ? "" : "; each round also times ours with float32 sgemm products"))
-        /// Our time with float32 products, when the default is AMX (else nil).
-        func float32Time(_ body: () throws -> Double) rethrows -> Double? {
-            guard precision != .float32 else { return nil }
-            BLAS.productPrecision = .float32
-            defer {
-                BLAS.productPrecision = precision
-                BenchStats.letBLASThreadsSleep()   // before the next AMX timing
-            }
-            return try body()
+        let other = ProductComparison.other
+        print(ProductComparison.header)
+        /// Our time with the other products (nil when there is no other).
+        func otherTime(_ body: () throws -> Double) rethrows -> Double? {
+            guard let other else { return nil }
+            return try ProductComparison.with(other, body)
         }
 
         // HuBERT base, 4 s.
-        var hubertOurs: [Double] = [], hubertTorch: [Double] = [], hubertFloat32: [Double] = []
+        var hubertOurs: [Double] = [], hubertTorch: [Double] = [], hubertOther: [Double] = []
         var hubertFlops = 0.0
         let hubertModel = try HubertModel.randomWeights(config: HubertConfig())
         BenchStats.letBLASThreadsSleep()   // after the sgemm rate's threaded calls
@@ -54,8 +49,8 @@ struct ModelBench {
             let r = HubertBenchmark.time(model: hubertModel, seconds: 4, repeats: repeats)
             hubertOurs.append(r.median)
             hubertFlops = r.flops
-            if let t = float32Time({ HubertBenchmark.time(model: hubertModel, seconds: 4, repeats: repeats).median }) {
-                hubertFloat32.append(t)
+            if let t = otherTime({ HubertBenchmark.time(model: hubertModel, seconds: 4, repeats: repeats).median }) {
+                hubertOther.append(t)
             }
             if let torch, let t = torch.seconds("Tools/bench/torch_hubert.py",
                                             ["--seconds", "4", "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
@@ -63,18 +58,18 @@ struct ModelBench {
             }
         }
         report("HuBERT base, 4 s of audio", ours: hubertOurs, theirs: hubertTorch, flops: hubertFlops, sgemm: sgemm, unit: "s/clip",
-               float32: hubertFloat32)
+               other: hubertOther)
 
         // CLIP ViT-B/32, batch 8.
         let clipModel = try CLIPBenchmark.randomModel()
-        var clipOurs: [Double] = [], clipTorch: [Double] = [], clipFloat32: [Double] = []
+        var clipOurs: [Double] = [], clipTorch: [Double] = [], clipOther: [Double] = []
         let clipFlops = CLIPBenchmark.flops(batch: 8)
         for _ in 0..<rounds {
             clipOurs.append(try CLIPBenchmark.timeForward(model: clipModel, batch: 8, threads: threads, repeats: repeats).medianSeconds)
-            if let t = try float32Time({
+            if let t = try otherTime({
                 try CLIPBenchmark.timeForward(model: clipModel, batch: 8, threads: threads, repeats: repeats).medianSeconds
             }) {
-                clipFloat32.append(t)
+                clipOther.append(t)
             }
             if let torch, let t = torch.seconds("Tools/bench/torch_clip.py",
                                             ["--batch", "8", "--threads", "\(threads)", "--repeats", "\(repeats)"]) {
@@ -82,7 +77,7 @@ struct ModelBench {
             }
         }
         report("CLIP ViT-B/32, batch of 8 images", ours: clipOurs, theirs: clipTorch, flops: clipFlops, sgemm: sgemm, unit: "s/batch",
-               float32: clipFloat32)
+               other: clipOther)
 
         // MTCNN, 1280x720.
         var mtcnnSingle: Double?
@@ -164,7 +159,7 @@ struct ModelBench {
     // MARK: helpers
 
     func report(_ label: String, ours: [Double], theirs: [Double], flops: Double, sgemm: Double, unit: String,
-                float32: [Double] = []) {
+                other: [Double] = []) {
         let mine = BenchStats.median(ours)
         var line = String(format: "%@: ours %.4f %@", label, mine, unit)
         if flops > 0 {
@@ -177,15 +172,18 @@ struct ModelBench {
                            t, unit, t / mine, min(ours.count, theirs.count))
         }
         print(line)
-        if !float32.isEmpty {
-            let plain = BenchStats.median(float32)
-            print(String(format: "  ours with float32 sgemm products: %.4f %@", plain, unit)
-                  + (flops > 0 ? String(format: " (%.1f GFLOP/s = %.0f%% of sgemm)", flops / plain / 1e9, 100 * flops / plain / 1e9 / sgemm) : "")
-                  + String(format: "; AMX products are %.2fx faster", plain / mine))
+        if let kind = ProductComparison.other, !other.isEmpty {
+            let alt = BenchStats.median(other)
+            let amx = kind == .float32 ? mine : alt, plain = kind == .float32 ? alt : mine
+            print(String(format: "  ours with %@ products: %.4f %@", ProductComparison.name(kind), alt, unit)
+                  + (flops > 0 ? String(format: " (%.1f GFLOP/s = %.0f%% of sgemm)", flops / alt / 1e9, 100 * flops / alt / 1e9 / sgemm) : "")
+                  + String(format: "; AMX products are %.2fx faster than sgemm", plain / amx)
+                  + (theirs.isEmpty ? "" : String(format: "; ours with %@ products/reference = %.2fx", ProductComparison.name(kind),
+                                                  BenchStats.median(theirs) / alt)))
         }
         for (i, o) in ours.enumerated() {
             print(String(format: "  round %d: ours %.4f", i + 1, o)
-                  + (i < float32.count ? String(format: ", ours with sgemm %.4f", float32[i]) : "")
+                  + (i < other.count ? String(format: ", ours with the other products %.4f", other[i]) : "")
                   + (i < theirs.count ? String(format: ", reference %.4f", theirs[i]) : ""))
         }
     }

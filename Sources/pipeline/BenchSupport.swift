@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Statistics and timing the benchmarks share.
 enum BenchStats {
@@ -89,5 +90,37 @@ struct ReferencePython {
         let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         failure = err.split(separator: "\n").suffix(3).joined(separator: "\n")
         return nil
+    }
+}
+
+/// The benchmarks time our encoders with the default weight products and, where this machine has both, with the
+/// other kind too (`ProductPrecision`: float32 sgemm, or float32 through AMX bfloat16 parts), in the same rounds.
+enum ProductComparison {
+    /// The precision that is not the default, when AMX is available (else nil: nothing to compare).
+    static var other: ProductPrecision? {
+        guard BLAS.amxAvailability.available else { return nil }
+        return BLAS.productPrecision == .float32 ? .amxSplitBF16 : .float32
+    }
+
+    /// "AMX" or "float32 sgemm".
+    static func name(_ p: ProductPrecision) -> String { p == .float32 ? "float32 sgemm" : "AMX" }
+
+    /// The header line: which products are the default, why, and what is compared.
+    static var header: String {
+        "weight products: \(BLAS.productPrecision); \(BLAS.productPrecisionReason)"
+            + (other.map { "; each round also times ours with \(name($0)) products" } ?? "")
+    }
+
+    /// Runs `body` with `precision` set, then restores the default; lets OpenBLAS's threads sleep before and
+    /// after so that neither side is charged for their spinning.
+    static func with<R>(_ precision: ProductPrecision, _ body: () throws -> R) rethrows -> R {
+        let saved = BLAS.productPrecision
+        BLAS.productPrecision = precision
+        BenchStats.letBLASThreadsSleep()
+        defer {
+            BLAS.productPrecision = saved
+            BenchStats.letBLASThreadsSleep()
+        }
+        return try body()
     }
 }

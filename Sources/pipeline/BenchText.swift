@@ -44,10 +44,8 @@ struct TextBench {
         print("BLAS: \(BLAS.kernelChoice); kernel in use \(BLAS.coreName); \(BLAS.config)")
         print("threads: \(BLAS.threads) (OpenBLAS and our loops; torch.set_num_threads the same), "
               + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
-        let precision = BLAS.productPrecision
-        print("weight products: \(precision)"
-              + (precision == .float32 ? " (\(BLAS.amxAvailability.reason.isEmpty ? "MELD_GEMM" : BLAS.amxAvailability.reason))" : "; "
-                 + "each round also times ours with float32 sgemm products"))
+        let precision = BLAS.productPrecision, other = ProductComparison.other
+        print(ProductComparison.header)
 
         // 1. The sgemm rate: the square reference, and the products one encoder layer runs (x·Wᵀ, m = B·L).
         print(String(format: "sgemm 768x768x768: %.1f GFLOP/s", SgemmBenchmark.gflops(m: 768, n: 768, k: 768)))
@@ -57,7 +55,9 @@ struct TextBench {
                          batch, length, detail, rate))
         }
 
-        if precision != .float32 {
+        if precision == .amxSplitBF16 || other == .amxSplitBF16 {
+            BLAS.productPrecision = .amxSplitBF16
+            defer { BLAS.productPrecision = precision }
             for (batch, length) in Self.shapes {
                 let parts = layerProducts(config).map { (name, n, k) in
                     String(format: "%@ %.1f", name, SgemmBenchmark.weightProductGflops(m: batch * length, n: n, k: k, seconds: 0.5))
@@ -76,7 +76,8 @@ struct TextBench {
                      folder.path, loadSeconds, memoryMB("VmRSS")))
 
         // 3. One pass per shape with the default products (the first packs the weights for AMX); the peak memory
-        //    of that path is read here, before the float32 comparison maps the float32 weights back in.
+        //    of that path is read here, before the comparison with the other products (which may map the float32
+        //    weights back in, or pack them).
         for (batch, length) in Self.shapes {
             let inputs = randomInputs(config, batch: batch, length: length)
             let first = try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: zeros(inputs), mask: ones(inputs)) }
@@ -84,8 +85,18 @@ struct TextBench {
                          precision == .float32 ? "" : " (includes packing the weights for AMX once)"))
         }
         let defaultPeak = memoryMB("VmHWM")
+        if let other {
+            try ProductComparison.with(other) {
+                for (batch, length) in Self.shapes {
+                    let inputs = randomInputs(config, batch: batch, length: length)
+                    let first = try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: zeros(inputs), mask: ones(inputs)) }
+                    print(String(format: "first pass %dx%d with %@ products: %.2f s%@", batch, length, ProductComparison.name(other),
+                                 first, other == .float32 ? "" : " (includes packing the weights for AMX once)"))
+                }
+            }
+        }
         print(String(format: "peak RSS (VmHWM) with bert-base loaded and run, %@ products: %.0f MB",
-                     precision == .float32 ? "float32" : "AMX", defaultPeak))
+                     ProductComparison.name(precision), defaultPeak))
 
         // 4. Ours vs PyTorch in alternating rounds, each with the sgemm rate at that moment, so that load from
         //    other processes on a shared machine hits all three alike; medians of the per-round figures.
@@ -97,7 +108,7 @@ struct TextBench {
             let (types, mask) = (zeros(inputs), ones(inputs))
             _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask)   // warm-up
             var ours: [Double] = [], theirs: [Double] = [], ratios: [Double] = []
-            var oursOfSgemm: [Double] = [], theirsOfSgemm: [Double] = [], oursFloat32: [Double] = []
+            var oursOfSgemm: [Double] = [], theirsOfSgemm: [Double] = [], oursOther: [Double] = []
             print(String(format: "bert-base %dx%d: %.1f GFLOP per batch (every matmul, attention's included)",
                          batch, length, flops / 1e9))
             for round in 1...rounds {
@@ -110,15 +121,14 @@ struct TextBench {
                 oursOfSgemm.append(flops / mine / 1e9 / sgemm)
                 var line = String(format: "  round %d: sgemm %.1f GFLOP/s; ours %.4f s (%.1f GFLOP/s, %.0f%% of sgemm)",
                                   round, sgemm, mine, flops / mine / 1e9, 100 * flops / mine / 1e9 / sgemm)
-                if precision != .float32 {
-                    BLAS.productPrecision = .float32
-                    BenchStats.letBLASThreadsSleep()
-                    defer { BLAS.productPrecision = precision }
-                    let plain = BenchStats.median(try (0..<repeats).map { _ in
-                        try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask) }
-                    })
-                    oursFloat32.append(plain)
-                    line += String(format: "; ours with sgemm %.4f s", plain)
+                if let other {
+                    let alt = try ProductComparison.with(other) {
+                        BenchStats.median(try (0..<repeats).map { _ in
+                            try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: types, mask: mask) }
+                        })
+                    }
+                    oursOther.append(alt)
+                    line += String(format: "; ours with %@ %.4f s", ProductComparison.name(other), alt)
                 }
                 if let torch {
                     if let t = torch.seconds("Tools/bench/torch_bert.py", ["--batch", "\(batch)", "--length", "\(length)",
@@ -136,11 +146,16 @@ struct TextBench {
             let mine = BenchStats.median(ours)
             print(String(format: "  ours:  %.4f s/batch, %.1f sequences/s, %.1f GFLOP/s = %.0f%% of the sgemm rate at these shapes",
                          mine, Double(batch) / mine, flops / mine / 1e9, 100 * BenchStats.median(oursOfSgemm)))
-            if !oursFloat32.isEmpty {
-                let plain = BenchStats.median(oursFloat32)
-                print(String(format: "  ours with float32 sgemm products: %.4f s/batch, %.1f GFLOP/s = %.0f%% of the sgemm rate; AMX products are %.2fx faster",
-                             plain, flops / plain / 1e9, 100 * BenchStats.median(oursOfSgemm) * mine / plain,
-                             plain / mine))
+            if let other, !oursOther.isEmpty {
+                let alt = BenchStats.median(oursOther)
+                let amx = precision == .amxSplitBF16 ? mine : alt, plain = precision == .amxSplitBF16 ? alt : mine
+                print(String(format: "  ours with %@ products: %.4f s/batch, %.1f GFLOP/s = %.0f%% of the sgemm rate; AMX products are %.2fx faster than sgemm",
+                             ProductComparison.name(other), alt, flops / alt / 1e9, 100 * BenchStats.median(oursOfSgemm) * mine / alt,
+                             plain / amx))
+                if !theirs.isEmpty {
+                    print(String(format: "  throughput ours with %@ products/torch = %.2fx (medians)", ProductComparison.name(other),
+                                 BenchStats.median(theirs) / alt))
+                }
             }
             if !theirs.isEmpty {
                 let t = BenchStats.median(theirs)
@@ -152,8 +167,8 @@ struct TextBench {
         }
         withExtendedLifetime(model) {}
         print(String(format: "peak RSS (VmHWM) with bert-base loaded and run: %.0f MB with %@ products%@ (weights memory-mapped from the file)",
-                     defaultPeak, precision == .float32 ? "float32" : "AMX",
-                     precision == .float32 ? "" : String(format: "; %.0f MB after the float32 comparison mapped the float32 weights back in", memoryMB("VmHWM"))))
+                     defaultPeak, ProductComparison.name(precision),
+                     other.map { String(format: "; %.0f MB after also running with %@ products", memoryMB("VmHWM"), ProductComparison.name($0)) } ?? ""))
     }
 
     // MARK: FLOPs and rates

@@ -21,6 +21,10 @@ int gemm_amx_available(void);
 /// Why gemm_amx_available() answered 0, or "" when it answered 1 (a static string).
 const char *gemm_amx_unavailable_reason(void);
 
+/// 1 when the CPU reports a hypervisor (cpuid leaf 1, ECX bit 31): a virtual machine, whose cores' AMX units
+/// may be shared with other tenants' vCPUs on the same physical cores.
+int gemm_under_hypervisor(void);
+
 /// Columns of W (rows of Wᵀ) per packed strip, and the granularity of gemm_amx_run's column blocks.
 enum { GEMM_AMX_N_BLOCK = 32 };
 
