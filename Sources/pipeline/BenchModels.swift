@@ -177,7 +177,7 @@ struct ModelBench {
             let amx = kind == .float32 ? mine : alt, plain = kind == .float32 ? alt : mine
             print(String(format: "  ours with %@ products: %.4f %@", ProductComparison.name(kind), alt, unit)
                   + (flops > 0 ? String(format: " (%.1f GFLOP/s = %.0f%% of sgemm)", flops / alt / 1e9, 100 * flops / alt / 1e9 / sgemm) : "")
-                  + String(format: "; AMX products are %.2fx faster than sgemm", plain / amx)
+                  + String(format: "; AMX products run at %.2fx the speed of sgemm ones", plain / amx)
                   + (theirs.isEmpty ? "" : String(format: "; ours with %@ products/reference = %.2fx", ProductComparison.name(kind),
                                                   BenchStats.median(theirs) / alt)))
         }

@@ -149,7 +149,7 @@ struct TextBench {
             if let other, !oursOther.isEmpty {
                 let alt = BenchStats.median(oursOther)
                 let amx = precision == .amxSplitBF16 ? mine : alt, plain = precision == .amxSplitBF16 ? alt : mine
-                print(String(format: "  ours with %@ products: %.4f s/batch, %.1f GFLOP/s = %.0f%% of the sgemm rate; AMX products are %.2fx faster than sgemm",
+                print(String(format: "  ours with %@ products: %.4f s/batch, %.1f GFLOP/s = %.0f%% of the sgemm rate; AMX products run at %.2fx the speed of sgemm ones",
                              ProductComparison.name(other), alt, flops / alt / 1e9, 100 * BenchStats.median(oursOfSgemm) * mine / alt,
                              plain / amx))
                 if !theirs.isEmpty {
