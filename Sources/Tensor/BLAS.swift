@@ -161,26 +161,15 @@ public enum SgemmBenchmark {
     /// GFLOP/s of `BLAS.weightProduct` (`C[m,n] = A[m,k]·W[n,k]ᵀ`) with the current `BLAS.productPrecision`,
     /// measured as `gflops` measures sgemm (the weight is packed by the untimed warm-up call).
     public static func weightProductGflops(m: Int, n: Int, k: Int, seconds: Double = 1) -> Double {
-        precondition(m > 0 && n > 0 && k > 0)
-        var a = [Float](repeating: 0, count: m * k), c = [Float](repeating: 0, count: m * n)
-        for i in a.indices { a[i] = Float((i * 7) % 13) * 0.01 - 0.06 }
-        let w = Tensor(shape: [n, k], (0..<(n * k)).map { Float(($0 * 5) % 11) * 0.01 - 0.05 })
+        let (a, b) = operands(m: m, n: n, k: k)
+        let w = Tensor(shape: [n, k], b)
+        var c = [Float](repeating: 0, count: m * n)
         return a.withUnsafeBufferPointer { a in
             c.withUnsafeMutableBufferPointer { c in
                 let (pa, pc) = (a.baseAddress!, c.baseAddress!)
-                let call = {
+                return rate(m: m, n: n, k: k, seconds: seconds) {
                     BLAS.weightProduct(m: m, k: k, a: pa, lda: k, weight: w, accumulate: false, c: pc, ldc: n)
                 }
-                call()
-                var calls = 0
-                let start = DispatchTime.now().uptimeNanoseconds
-                var elapsed = 0.0
-                repeat {
-                    call()
-                    calls += 1
-                    elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                } while elapsed < seconds
-                return 2 * Double(m) * Double(n) * Double(k) * Double(calls) / elapsed / 1e9
             }
         }
     }
@@ -188,31 +177,39 @@ public enum SgemmBenchmark {
     /// GFLOP/s of `C[m,n] = A[m,k]·B[n,k]ᵀ` (the shape of `linear`), counting 2·m·n·k flops per call, over
     /// repeated calls for at least `seconds` after one untimed warm-up call, with the current `BLAS` threads.
     public static func gflops(m: Int, n: Int, k: Int, seconds: Double = 1) -> Double {
-        precondition(m > 0 && n > 0 && k > 0)
-        var a = [Float](repeating: 0, count: m * k), b = [Float](repeating: 0, count: n * k)
+        let (a, b) = operands(m: m, n: n, k: k)
         var c = [Float](repeating: 0, count: m * n)
-        for i in a.indices { a[i] = Float((i * 7) % 13) * 0.01 - 0.06 }
-        for i in b.indices { b[i] = Float((i * 5) % 11) * 0.01 - 0.05 }
         return a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
                     let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
-                    let call = {
+                    return rate(m: m, n: n, k: k, seconds: seconds) {
                         BLAS.sgemm(transA: false, transB: true, m: m, n: n, k: k, a: pa, lda: k, b: pb, ldb: k,
                                    c: pc, ldc: n)
                     }
-                    call()
-                    var calls = 0
-                    let start = DispatchTime.now().uptimeNanoseconds
-                    var elapsed = 0.0
-                    repeat {
-                        call()
-                        calls += 1
-                        elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                    } while elapsed < seconds
-                    return 2 * Double(m) * Double(n) * Double(k) * Double(calls) / elapsed / 1e9
                 }
             }
         }
+    }
+
+    /// Fixed, non-trivial A `[m, k]` and B `[n, k]`.
+    private static func operands(m: Int, n: Int, k: Int) -> (a: [Float], b: [Float]) {
+        precondition(m > 0 && n > 0 && k > 0)
+        return ((0..<(m * k)).map { Float(($0 * 7) % 13) * 0.01 - 0.06 },
+                (0..<(n * k)).map { Float(($0 * 5) % 11) * 0.01 - 0.05 })
+    }
+
+    /// One untimed `call`, then as many as fit in `seconds`: 2·m·n·k flops each, in GFLOP/s.
+    private static func rate(m: Int, n: Int, k: Int, seconds: Double, _ call: () -> Void) -> Double {
+        call()
+        var calls = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        repeat {
+            call()
+            calls += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < seconds
+        return 2 * Double(m) * Double(n) * Double(k) * Double(calls) / elapsed / 1e9
     }
 }
