@@ -151,10 +151,19 @@ enum WeightPacks {
 }
 
 extension Tensor {
+    /// Weights `[nᵢ, k]` stacked into one `[Σnᵢ, k]` weight, so that one product computes them all (the fused
+    /// q/k/v projections of BERT, HuBERT and CLIP). Only the stacked copy is read from then on, so the mapped
+    /// originals' pages are released (`releaseMappedPages`).
+    public static func stackedWeights(_ parts: [Tensor]) -> Tensor {
+        let stacked = concatenate(parts, axis: 0)
+        parts.forEach { $0.releaseMappedPages() }
+        return stacked
+    }
+
     /// For a tensor viewing a memory-mapped checkpoint: tells the kernel its whole pages are not needed now
     /// (`madvise(MADV_DONTNEED)`), so they leave the resident set; a later read faults them back in from the
-    /// file, unchanged. No effect on owned tensors. Models call it on weights they have copied (merged q/k/v).
-    public func releaseMappedPages() {
+    /// file, unchanged. No effect on owned tensors.
+    func releaseMappedPages() {
         guard storage.owner is SafeTensorsFile else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let start = Int(bitPattern: UnsafeRawPointer(storage.pointer))

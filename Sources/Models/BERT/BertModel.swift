@@ -160,8 +160,7 @@ struct BertSelfAttention {
         let h = c.hiddenSize
         let weights = try ["query", "key", "value"].map { try w.take("\($0).weight", shape: [h, h]) }
         let biases = try ["query", "key", "value"].map { try w.take("\($0).bias", shape: [h]) }
-        qkv = Tensor.concatenate(weights, axis: 0)
-        weights.forEach { $0.releaseMappedPages() }   // merged copy made; the mapped originals are not read again
+        qkv = Tensor.stackedWeights(weights)
         qkvBias = Tensor.concatenate(biases, axis: 0)
         heads = c.numAttentionHeads
         scale = 1 / Float(c.headDim).squareRoot()

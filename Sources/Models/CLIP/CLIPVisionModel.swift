@@ -263,8 +263,7 @@ struct CLIPAttention {
         let names = ["q_proj", "k_proj", "v_proj"]
         let weights = try names.map { try w.take("\($0).weight", [h, h]).tensor }
         let biases = try names.map { try w.take("\($0).bias", [h]).tensor }
-        qkvWeight = CLIPWeight(Tensor.concatenate(weights, axis: 0))
-        weights.forEach { $0.releaseMappedPages() }   // merged copy made; the mapped originals are not read again
+        qkvWeight = CLIPWeight(Tensor.stackedWeights(weights))
         qkvBias = CLIPWeight(Tensor.concatenate(biases, axis: 0))
         outWeight = try w.take("out_proj.weight", [h, h])
         outBias = try w.take("out_proj.bias", [h])

@@ -63,8 +63,7 @@ struct HubertAttention {
         let h = c.hiddenSize
         let weights = try ["q_proj", "k_proj", "v_proj"].map { try w.take("\($0).weight", shape: [h, h]) }
         let biases = try ["q_proj", "k_proj", "v_proj"].map { try w.take("\($0).bias", shape: [h]) }
-        qkv = Tensor.concatenate(weights, axis: 0)
-        weights.forEach { $0.releaseMappedPages() }   // merged copy made; the mapped originals are not read again
+        qkv = Tensor.stackedWeights(weights)
         qkvBias = Tensor.concatenate(biases, axis: 0)
         outProj = try w.take("out_proj.weight", shape: [h, h])
         outProjBias = try w.take("out_proj.bias", shape: [h])
