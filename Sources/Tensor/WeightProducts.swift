@@ -42,34 +42,40 @@ extension BLAS {
         }
     }
 
+    /// The default from `MELD_GEMM`, the CPU and the hypervisor bit, read once at first use.
+    private static let defaultChoice = precisionPolicy(
+        asked: ProcessInfo.processInfo.environment["MELD_GEMM"], amx: gemm_amx_available() != 0,
+        hypervisor: gemm_under_hypervisor() != 0, amxMissing: String(cString: gemm_amx_unavailable_reason()))
+
     static func defaultPrecision() -> ProductPrecision {
-        let asked = ProcessInfo.processInfo.environment["MELD_GEMM"]?.lowercased() ?? ""
-        switch asked {
-        case "sgemm", "float32", "fp32", "openblas":
-            return .float32
-        case "", "auto", "amx", "bf16x6":
-            let explicit = asked == "amx" || asked == "bf16x6"
-            if gemm_amx_available() != 0 && (explicit || gemm_under_hypervisor() == 0) { return .amxSplitBF16 }
-            if explicit {
-                FileHandle.standardError.write(Data(
-                    "note: MELD_GEMM=\(asked) but \(String(cString: gemm_amx_unavailable_reason())); using OpenBLAS sgemm\n".utf8))
-            }
-            return .float32
-        default:
-            FileHandle.standardError.write(Data(
-                "note: MELD_GEMM=\(asked) is not one of sgemm, amx, auto; using auto\n".utf8))
-            return gemm_amx_available() != 0 && gemm_under_hypervisor() == 0 ? .amxSplitBF16 : .float32
-        }
+        if let note = defaultChoice.note { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        return defaultChoice.precision
     }
 
     /// Why the default is what it is, for `bench` headers: e.g. "AMX available; not the default under a
     /// hypervisor (MELD_GEMM=amx uses it)".
-    public static var productPrecisionReason: String {
-        let env = ProcessInfo.processInfo.environment["MELD_GEMM"] ?? ""
-        if !env.isEmpty && env.lowercased() != "auto" { return "MELD_GEMM=\(env)" }
-        if gemm_amx_available() == 0 { return "no AMX: \(String(cString: gemm_amx_unavailable_reason()))" }
-        return gemm_under_hypervisor() != 0 ? "AMX available; not the default under a hypervisor (MELD_GEMM=amx uses it)"
-                                            : "AMX available, no hypervisor"
+    public static var productPrecisionReason: String { defaultChoice.reason }
+
+    /// The policy of `ProductPrecision`, pure: the precision, why, and a note for stderr when `MELD_GEMM` asks for
+    /// something that cannot be had.
+    static func precisionPolicy(asked: String?, amx: Bool, hypervisor: Bool, amxMissing: String)
+        -> (precision: ProductPrecision, reason: String, note: String?) {
+        let value = asked?.lowercased() ?? ""
+        let auto: (ProductPrecision, String) =
+            !amx ? (.float32, "no AMX: \(amxMissing)")
+                 : hypervisor ? (.float32, "AMX available; not the default under a hypervisor (MELD_GEMM=amx uses it)")
+                              : (.amxSplitBF16, "AMX available, no hypervisor")
+        switch value {
+        case "", "auto":
+            return (auto.0, auto.1, nil)
+        case "sgemm", "float32", "fp32", "openblas":
+            return (.float32, "MELD_GEMM=\(asked!)", nil)
+        case "amx", "bf16x6":
+            return amx ? (.amxSplitBF16, "MELD_GEMM=\(asked!)", nil)
+                       : (.float32, "MELD_GEMM=\(asked!)", "MELD_GEMM=\(value) but \(amxMissing); using OpenBLAS sgemm")
+        default:
+            return (auto.0, "MELD_GEMM=\(asked!)", "MELD_GEMM=\(value) is not one of sgemm, amx, auto; using auto")
+        }
     }
 
     /// `C = A·Wᵀ`, or `C += A·Wᵀ` when `accumulate`, where W is the block of `rows` (default all) and columns

@@ -94,6 +94,21 @@ final class WeightProductTests: XCTestCase {
         XCTAssertEqual(third[1, 0], after[1, 0] + 106 * x[1, 0], accuracy: 1e-4)
     }
 
+    /// `MELD_GEMM` and the machine decide the default: AMX only on bare metal with AMX unless asked for.
+    func testPrecisionPolicy() {
+        func policy(_ asked: String?, amx: Bool, hypervisor: Bool) -> (ProductPrecision, Bool) {
+            let p = BLAS.precisionPolicy(asked: asked, amx: amx, hypervisor: hypervisor, amxMissing: "no AMX-BF16")
+            return (p.precision, p.note != nil)
+        }
+        XCTAssertTrue(policy(nil, amx: true, hypervisor: false) == (.amxSplitBF16, false))
+        XCTAssertTrue(policy("auto", amx: true, hypervisor: true) == (.float32, false))
+        XCTAssertTrue(policy(nil, amx: false, hypervisor: false) == (.float32, false))
+        XCTAssertTrue(policy("AMX", amx: true, hypervisor: true) == (.amxSplitBF16, false))
+        XCTAssertTrue(policy("amx", amx: false, hypervisor: false) == (.float32, true))
+        XCTAssertTrue(policy("sgemm", amx: true, hypervisor: false) == (.float32, false))
+        XCTAssertTrue(policy("fast", amx: true, hypervisor: false) == (.amxSplitBF16, true))
+    }
+
     /// `Tensor` ops and models use whichever precision is set; float32 is always available.
     func testPrecisionSettingFallsBackWhereAMXIsMissing() {
         BLAS.productPrecision = .float32
