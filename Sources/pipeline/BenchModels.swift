@@ -174,10 +174,10 @@ struct ModelBench {
         print(line)
         if let kind = ProductComparison.other, !other.isEmpty {
             let alt = BenchStats.median(other)
-            let amx = kind == .float32 ? mine : alt, plain = kind == .float32 ? alt : mine
             print(String(format: "  ours with %@ products: %.4f %@", ProductComparison.name(kind), alt, unit)
                   + (flops > 0 ? String(format: " (%.1f GFLOP/s = %.0f%% of sgemm)", flops / alt / 1e9, 100 * flops / alt / 1e9 / sgemm) : "")
-                  + String(format: "; AMX products run at %.2fx the speed of sgemm ones", plain / amx)
+                  + String(format: "; AMX products run at %.2fx the speed of sgemm ones",
+                                  ProductComparison.amxSpeed(defaultSeconds: mine, otherSeconds: alt))
                   + (theirs.isEmpty ? "" : String(format: "; ours with %@ products/reference = %.2fx", ProductComparison.name(kind),
                                                   BenchStats.median(theirs) / alt)))
         }

@@ -111,6 +111,12 @@ enum ProductComparison {
             + (other.map { "; each round also times ours with \(name($0)) products" } ?? "")
     }
 
+    /// How fast the AMX products ran against the sgemm ones (> 1: AMX faster), from the seconds with the
+    /// default products and with the other ones.
+    static func amxSpeed(defaultSeconds: Double, otherSeconds: Double) -> Double {
+        BLAS.productPrecision == .amxSplitBF16 ? otherSeconds / defaultSeconds : defaultSeconds / otherSeconds
+    }
+
     /// Runs `body` with `precision` set, then restores the default; lets OpenBLAS's threads sleep before and
     /// after so that neither side is charged for their spinning.
     static func with<R>(_ precision: ProductPrecision, _ body: () throws -> R) rethrows -> R {

@@ -78,22 +78,19 @@ struct TextBench {
         // 3. One pass per shape with the default products (the first packs the weights for AMX); the peak memory
         //    of that path is read here, before the comparison with the other products (which may map the float32
         //    weights back in, or pack them).
-        for (batch, length) in Self.shapes {
-            let inputs = randomInputs(config, batch: batch, length: length)
-            let first = try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: zeros(inputs), mask: ones(inputs)) }
-            print(String(format: "first pass %dx%d: %.2f s%@", batch, length, first,
-                         precision == .float32 ? "" : " (includes packing the weights for AMX once)"))
+        /// One pass per shape with the current products (the first with AMX packs the weights), its time printed.
+        func firstPasses(_ label: String) throws {
+            for (batch, length) in Self.shapes {
+                let inputs = randomInputs(config, batch: batch, length: length)
+                let first = try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: zeros(inputs), mask: ones(inputs)) }
+                print(String(format: "first pass %dx%d%@: %.2f s%@", batch, length, label, first,
+                             BLAS.productPrecision == .float32 ? "" : " (includes packing the weights for AMX once)"))
+            }
         }
+        try firstPasses("")
         let defaultPeak = memoryMB("VmHWM")
         if let other {
-            try ProductComparison.with(other) {
-                for (batch, length) in Self.shapes {
-                    let inputs = randomInputs(config, batch: batch, length: length)
-                    let first = try BenchStats.timed { _ = try model.forward(ids: inputs, tokenTypes: zeros(inputs), mask: ones(inputs)) }
-                    print(String(format: "first pass %dx%d with %@ products: %.2f s%@", batch, length, ProductComparison.name(other),
-                                 first, other == .float32 ? "" : " (includes packing the weights for AMX once)"))
-                }
-            }
+            try ProductComparison.with(other) { try firstPasses(" with \(ProductComparison.name(other)) products") }
         }
         print(String(format: "peak RSS (VmHWM) with bert-base loaded and run, %@ products: %.0f MB",
                      ProductComparison.name(precision), defaultPeak))
@@ -148,10 +145,9 @@ struct TextBench {
                          mine, Double(batch) / mine, flops / mine / 1e9, 100 * BenchStats.median(oursOfSgemm)))
             if let other, !oursOther.isEmpty {
                 let alt = BenchStats.median(oursOther)
-                let amx = precision == .amxSplitBF16 ? mine : alt, plain = precision == .amxSplitBF16 ? alt : mine
                 print(String(format: "  ours with %@ products: %.4f s/batch, %.1f GFLOP/s = %.0f%% of the sgemm rate; AMX products run at %.2fx the speed of sgemm ones",
                              ProductComparison.name(other), alt, flops / alt / 1e9, 100 * BenchStats.median(oursOfSgemm) * mine / alt,
-                             plain / amx))
+                             ProductComparison.amxSpeed(defaultSeconds: mine, otherSeconds: alt)))
                 if !theirs.isEmpty {
                     print(String(format: "  throughput ours with %@ products/torch = %.2fx (medians)", ProductComparison.name(other),
                                  BenchStats.median(theirs) / alt))
