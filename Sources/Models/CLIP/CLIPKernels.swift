@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 // Raw-pointer kernels for the CLIP vision forward pass, which runs on one preallocated workspace (see
 // `CLIPVisionState`) instead of allocating a tensor per op. Everything heavy is a GEMM (`BLAS.sgemm`); these are
@@ -9,16 +10,7 @@ enum CLIPKernels {
     /// in parallel when there is more than one chunk.
     @inline(__always)
     static func parallelFor(_ count: Int, workers: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
-        let chunks = max(1, min(workers, count / max(1, minChunk)))
-        if chunks == 1 {
-            body(0..<count)
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = count * c / chunks, hi = count * (c + 1) / chunks
-            if lo < hi { body(lo..<hi) }
-        }
+        parallelChunks(count, width: workers, grain: minChunk, body)
     }
 
     /// e^x in branch-free float arithmetic that LLVM vectorises inside plain loops (libm's `expf` is a call per

@@ -17,16 +17,7 @@ enum HubertKernels {
     /// Runs `body` over `0..<count` in contiguous chunks, in parallel when `count · costPerItem` is at least
     /// 2^16 (about 2^15 flops per thread is the break-even of a dispatch).
     static func forEachChunk(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
-        let chunks = Swift.min(cores, count, count * Swift.max(1, costPerItem) / (1 << 15))
-        if chunks <= 1 {
-            body(0..<count)
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = count * c / chunks, hi = count * (c + 1) / chunks
-            if lo < hi { body(lo..<hi) }
-        }
+        parallelChunks(count, width: cores, costPerItem: costPerItem, body)
     }
 
     /// Strided 1-D convolution on a channels-last sequence, no padding, one group (PyTorch `nn.Conv1d` on the

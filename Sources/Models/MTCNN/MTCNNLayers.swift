@@ -64,7 +64,7 @@ final class MTCNNBufferPool: @unchecked Sendable {
     }
 }
 
-/// Splits loops over cores (the Tensor module's helper is internal to it).
+/// Splits loops over cores (`parallelChunks`, all cores unless `enabled` is false).
 enum MTCNNParallel {
     static let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
@@ -73,16 +73,7 @@ enum MTCNNParallel {
     @inline(__always)
     static func forEachChunk(_ count: Int, costPerItem: Int = 1, grain: Int = 1 << 15, enabled: Bool = true,
                              _ body: (Range<Int>) -> Void) {
-        guard count > 0 else { return }
-        let chunks = enabled ? min(cores, count, count * max(1, costPerItem) / grain) : 1
-        if chunks <= 1 {
-            body(0..<count)
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = count * c / chunks, hi = count * (c + 1) / chunks
-            if lo < hi { body(lo..<hi) }
-        }
+        parallelChunks(count, width: enabled ? cores : 1, costPerItem: costPerItem, grain: grain, body)
     }
 }
 

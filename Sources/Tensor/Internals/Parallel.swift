@@ -65,3 +65,24 @@ private final class ChunkCounter: @unchecked Sendable {
         return next - 1
     }
 }
+
+/// Runs `body` over `0..<count` split into `min(width, count, count · costPerItem / grain)` contiguous chunks, in
+/// parallel on libdispatch's pool when that is more than one, else inline: the models' own row loops (HuBERT,
+/// CLIP, MTCNN), which choose their width themselves (all cores, a workspace's workers, or 1 inside lanes).
+/// - Parameters:
+///   - costPerItem: rough work per index (e.g. the row length), so few long rows still parallelise.
+///   - grain: work per chunk below which a dispatch does not pay (~ 2^15 simple flops).
+@inlinable
+public func parallelChunks(_ count: Int, width: Int, costPerItem: Int = 1, grain: Int = 1 << 15,
+                         _ body: (Range<Int>) -> Void) {
+    guard count > 0 else { return }
+    let chunks = min(width, count, count * max(1, costPerItem) / max(1, grain))
+    if chunks <= 1 {
+        body(0..<count)
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let lo = count * c / chunks, hi = count * (c + 1) / chunks
+        if lo < hi { body(lo..<hi) }
+    }
+}
