@@ -194,15 +194,12 @@ enum SplitProduct {
         }
         // One contiguous column range per thread: each range streams all of packed A once per 512 columns, so
         // more, smaller ranges would only re-read it.
-        let columnBlocks = n / 32
         let scratchCount = gemm_amx_scratch_count()
-        let workers = Swift.min(Parallel.threads, columnBlocks, Swift.max(1, m * n * k / (1 << 21)))
-        let run = { (worker: Int) in
-            let first = columnBlocks * worker / workers, last = columnBlocks * (worker + 1) / workers
+        parallelChunks(n / 32, width: Parallel.threads, costPerItem: 32 * m * k, grain: 1 << 21) { blocks in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
             defer { scratch.deallocate() }
-            gemm_amx_run(m, n, k, aPacked, packed.pointer, accumulate ? 1 : 0, c, ldc, first * 32, last * 32, scratch)
+            gemm_amx_run(m, n, k, aPacked, packed.pointer, accumulate ? 1 : 0, c, ldc,
+                         blocks.lowerBound * 32, blocks.upperBound * 32, scratch)
         }
-        if workers == 1 { run(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: run) }
     }
 }
