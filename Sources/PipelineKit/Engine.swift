@@ -26,6 +26,11 @@ public final class Engine {
         public var sampleModels: URL? = nil
         /// The folder holding `Pipelines/`, for relative model paths (default: the pipeline file's parent's parent).
         public var projectRoot: URL? = nil
+        /// One part of a run split across processes (a Slurm job array, GNU parallel): this process computes the
+        /// dirty shards whose ordinal (over the splits in order, then the shards) is `index` modulo `count`, and
+        /// writes no index file (another part may still be writing); a run without parts afterwards joins the
+        /// committed shards into the indexes and computes nothing. Nil: the whole run.
+        public var part: (index: Int, count: Int)? = nil
 
         public init(datasetRoot: URL, cacheDir: URL, manifestsDir: URL, splits: [Split]) {
             self.datasetRoot = datasetRoot
@@ -217,17 +222,34 @@ public final class Engine {
         public var reusedItems: [String: Int] = [:]
         public var failures: [(key: String, stage: String, reason: String, message: String)] = []
         public var indexes: [URL] = []
+        /// Items of dirty shards left to the other parts of a split run (`Options.part`), per stage.
+        public var leftToOtherParts: [String: Int] = [:]
+    }
+
+    /// Whether shard number `ordinal` (counted over the splits in order, then their shards) is this process's.
+    func isMine(_ ordinal: Int) -> Bool {
+        guard let part = options.part else { return true }
+        return ordinal % part.count == part.index
     }
 
     public func run() throws -> Summary {
         let plans = try plan()
-        try removeStaleTemporaries()
+        // Another part of a split run may be writing its *.tmp right now; a whole run owns the cache.
+        if options.part == nil { try removeStaleTemporaries() }
         let progress = ProgressReporter(enabled: options.progress)
+        // Shard ordinals over the splits in order, so that the parts of a split run divide the work evenly.
+        let firstOrdinal = data.indices.reduce(into: [Int]()) { acc, si in
+            acc.append(si == 0 ? 0 : acc[si - 1] + (plans.first?.splits[si - 1].shards.count ?? 0))
+        }
         for p in plans {
-            let n = p.splits.flatMap(\.shards).filter(\.dirty).reduce(0) { $0 + $1.items.count }
+            var n = 0
+            for (si, sp) in p.splits.enumerated() {
+                for sh in sp.shards where sh.dirty && isMine(firstOrdinal[si] + sh.index) { n += sh.items.count }
+            }
             if n > 0 { progress.setTotal(p.stage.name, n) }
         }
         var summary = Summary()
+        var myShards: Set<[Int]> = []
         let needs = Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.needs) })
         for (si, d) in data.enumerated() {
             let shardCount = plans.first?.splits[si].shards.count ?? 0
@@ -237,6 +259,13 @@ public final class Engine {
                     summary.reusedItems[p.stage.name, default: 0] += p.splits[si].shards[shardIndex].items.count
                 }
                 guard !dirty.isEmpty else { continue }
+                guard isMine(firstOrdinal[si] + shardIndex) else {
+                    for p in dirty {
+                        summary.leftToOtherParts[p.stage.name, default: 0] += p.splits[si].shards[shardIndex].items.count
+                    }
+                    continue
+                }
+                myShards.insert([si, shardIndex])
                 let items = dirty[0].splits[si].shards[shardIndex].items
                 // Shard-level stages (batched model inference on annotations) first, with every BLAS thread.
                 var shardResults: [String: [Result<ItemFeature, ItemFailure>]] = [:]
@@ -283,27 +312,30 @@ public final class Engine {
                     summary.computedItems[p.stage.name, default: 0] += sp.items.count
                 }
             }
+            guard options.part == nil else { continue }   // the joining run writes the indexes
             for p in plans {
                 if let url = try writeIndexIfNeeded(stage: p.stage, split: p.splits[si], data: d) { summary.indexes.append(url) }
             }
         }
         progress.finish()
-        summary.failures = try failures(plans)
+        summary.failures = try failures(plans, onlyShards: options.part == nil ? nil : myShards)
         return summary
     }
 
-    /// Every failed item of the planned stages and splits, and every unreadable CSV row.
-    public func failures(_ plans: [StagePlan]) throws -> [(key: String, stage: String, reason: String, message: String)] {
+    /// Every failed item of the planned stages and splits, and every unreadable CSV row; with `onlyShards`
+    /// (`[split position, shard index]` pairs, a part of a split run), those of these shards and no CSV rows.
+    public func failures(_ plans: [StagePlan], onlyShards: Set<[Int]>? = nil)
+        throws -> [(key: String, stage: String, reason: String, message: String)] {
         var out: [(key: String, stage: String, reason: String, message: String)] = []
-        for d in data {
+        for d in data where onlyShards == nil {
             for e in d.rowErrors {
                 out.append((e.key?.description ?? "\(d.split.rawValue)/line \(e.line)", "csv", e.reason, e.message))
             }
         }
         for p in plans {
             let records = try store.items(cache: cacheKey, stage: p.stage.name)
-            for sp in p.splits {
-                for sh in sp.shards {
+            for (si, sp) in p.splits.enumerated() {
+                for sh in sp.shards where onlyShards?.contains([si, sh.index]) ?? true {
                     for (u, fp) in zip(sh.items, sh.fingerprints) {
                         if let r = records[u.key.description], r.status == "failed", r.fingerprint == fp.value {
                             out.append((u.key.description, p.stage.name, r.reason ?? "failed", r.message ?? ""))

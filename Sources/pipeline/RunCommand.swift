@@ -24,6 +24,15 @@ extension PipelineCommand {
         @Option(help: ArgumentHelp("Items per shard (the unit of work and of commit).", valueName: "n"))
         var shardSize: Int?
 
+        @Option(help: ArgumentHelp("With --shard-count: compute only every n-th dirty shard, starting at this one "
+                                   + "(0-based; e.g. $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN).", valueName: "i"))
+        var shardIndex: Int?
+
+        @Option(help: ArgumentHelp("Split the run into this many parts, run as separate processes at once (a job "
+                                   + "array); a run without these options afterwards writes the index files.",
+                                   valueName: "n"))
+        var shardCount: Int?
+
         @Flag(help: "Say what would run and why, and do nothing.")
         var dryRun = false
 
@@ -35,6 +44,14 @@ extension PipelineCommand {
 
         func validate() throws {
             if let n = shardSize, n < 1 { throw ValidationError("--shard-size must be at least 1") }
+            switch (shardIndex, shardCount) {
+            case (nil, nil): break
+            case (let i?, let n?):
+                if n < 1 { throw ValidationError("--shard-count must be at least 1") }
+                if i < 0 || i >= n { throw ValidationError("--shard-index must be in 0..<\(n) (0-based), got \(i)") }
+            default:
+                throw ValidationError("--shard-index and --shard-count go together")
+            }
         }
 
         func run() throws {
@@ -45,6 +62,7 @@ extension PipelineCommand {
             options.force = commaList(force) ?? []
             options.retryFailed = retryFailed
             options.progress = !quiet
+            if let i = shardIndex, let n = shardCount, n > 1 { options.part = (i, n) }
             let engine = try Engine(spec: spec, options: options)
             if dryRun {
                 let rows = engine.status(try engine.plan())
@@ -55,11 +73,19 @@ extension PipelineCommand {
             let summary = try engine.run()
             let elapsed = Date().timeIntervalSince(start)
             var parts: [String] = []
-            for s in Set(summary.computedItems.keys).union(summary.reusedItems.keys).sorted() {
-                parts.append("\(s): \(summary.computedItems[s] ?? 0) computed, \(summary.reusedItems[s] ?? 0) reused")
+            for s in Set(summary.computedItems.keys).union(summary.reusedItems.keys).union(summary.leftToOtherParts.keys).sorted() {
+                var line = "\(s): \(summary.computedItems[s] ?? 0) computed, \(summary.reusedItems[s] ?? 0) reused"
+                if let left = summary.leftToOtherParts[s] { line += ", \(left) left to the other parts" }
+                parts.append(line)
             }
-            print("pipeline \(spec.name): \(parts.joined(separator: "; ")) in \(String(format: "%.1f", elapsed)) s")
-            print("cache: \(options.cacheDir.path)/\(spec.datasetName)/<feature>/<split>.h5")
+            let partLabel = options.part.map { " (part \($0.index + 1) of \($0.count), --shard-index \($0.index))" } ?? ""
+            print("pipeline \(spec.name)\(partLabel): \(parts.joined(separator: "; ")) in \(String(format: "%.1f", elapsed)) s")
+            if options.part != nil {
+                print("index files are not written by a part: once every part has finished, run the same command "
+                      + "without --shard-index/--shard-count to join the shards (it computes nothing)")
+            } else {
+                print("cache: \(options.cacheDir.path)/\(spec.datasetName)/<feature>/<split>.h5")
+            }
             if !summary.failures.isEmpty {
                 print(FailureList.render(summary.failures))
                 throw ExitCode(1)
