@@ -42,9 +42,16 @@ while IFS='|' read -r split dia utt speaker emo sent season ep start end text au
   espeak-ng -v en-us -s 165 -w "$work/say.wav" "$spoken" < /dev/null
   rate=${audio%%:*}; ch=${audio##*:}
   dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$work/say.wav")
-  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=320x180:rate=24:duration=$dur" -i "$work/say.wav" \
-    -filter_complex "[1:a]aresample=$rate,pan=${ch}c|$(for ((c=0; c<ch; c++)); do printf 'c%d=c0%s' $c "$([[ $c -lt $((ch-1)) ]] && echo '|')"; done)[a]" \
-    -map 0:v -map '[a]' -c:v libx264 -preset veryfast -crf 38 -pix_fmt yuv420p -c:a aac -b:a 48k -shortest \
+  # One clip shows a face from 1 s to 2.5 s (NASA's public-domain portrait of Eileen Collins, the MTCNN golden
+  # image), so that `faces` and `clip.input=faces` find something on the sample; every other frame has none.
+  face=(); video='[0:v]null[v]'
+  if [[ "$split/$dia/$utt" == "dev/0/0" ]]; then
+    face=(-f rawvideo -pix_fmt rgb24 -s 512x512 -i "$here/Tests/Fixtures/mtcnn/astronaut.rgb")
+    video="[2:v]scale=170:170,loop=-1:1:0[face];[0:v][face]overlay=x=140:y=5:enable='between(t,1,2.5)':shortest=1[v]"
+  fi
+  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=320x180:rate=24:duration=$dur" -i "$work/say.wav" "${face[@]}" \
+    -filter_complex "$video;[1:a]aresample=$rate,pan=${ch}c|$(for ((c=0; c<ch; c++)); do printf 'c%d=c0%s' $c "$([[ $c -lt $((ch-1)) ]] && echo '|')"; done)[a]" \
+    -map '[v]' -map '[a]' -c:v libx264 -preset veryfast -crf 38 -pix_fmt yuv420p -c:a aac -b:a 48k -shortest \
     "$dir/dia${dia}_utt${utt}.mp4"
 done <<< "$rows"
 cp "$work/train.csv" "$out/train_sent_emo.csv"

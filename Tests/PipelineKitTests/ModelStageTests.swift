@@ -21,7 +21,7 @@ final class ModelStageTests: XCTestCase {
         var items: [Item]
     }
 
-    func run(_ sets: [String], only: [String], label: String) throws -> URL {
+    func run(_ sets: [String], only: [String], label: String, splits: [Split] = [.train]) throws -> URL {
         let tmp = try TestPaths.makeTempDir(label)
         let models = TestPaths.repoRoot.appendingPathComponent("Samples/models")
         let spec = try PipelineSpec.load(from: TestPaths.repoRoot.appendingPathComponent("Pipelines/extract.yaml"), overrides: [
@@ -30,7 +30,7 @@ final class ModelStageTests: XCTestCase {
         ] + sets)
         var options = Engine.Options(datasetRoot: TestPaths.repoRoot.appendingPathComponent("Samples/MELD.Raw"),
                                      cacheDir: tmp.appendingPathComponent("Cache"),
-                                     manifestsDir: tmp.appendingPathComponent("Manifests"), splits: [.train])
+                                     manifestsDir: tmp.appendingPathComponent("Manifests"), splits: splits)
         options.only = only
         options.progress = false
         let summary = try Engine(spec: spec, options: options).run()
@@ -77,7 +77,8 @@ final class ModelStageTests: XCTestCase {
         XCTAssertEqual(try h.shape(of: "values").dropFirst(), [32])
     }
 
-    /// clip on faces: the sample has no faces, so every item is valid with n_valid 0 and zero features (the mask).
+    /// clip on faces: the sample's train clips have no faces, so every item is valid with n_valid 0 and zero
+    /// features (the mask).
     func testClipOnFacesMasksItemsWithoutFaces() throws {
         let weights = TestPaths.repoRoot.appendingPathComponent("Tools/.downloads/mtcnn")
         guard FileManager.default.fileExists(atPath: weights.appendingPathComponent("onet.safetensors").path) else {
@@ -89,5 +90,28 @@ final class ModelStageTests: XCTestCase {
         XCTAssertEqual(try c.readInt64s("n_valid"), [Int64](repeating: 0, count: 8))
         XCTAssertEqual(Set(try c.readFloats("features")), [0])
         XCTAssertEqual(Set(try c.readInt64s("frame_valid")), [0])
+    }
+
+    /// The sample's one face (dev/dia0_utt0 shows a portrait from 1 s to 2.5 s; `Tools/make_sample.sh`): `faces`
+    /// finds it in the 3 sampled frames that show it (t = 1.25, 1.67, 2.08 s) and in no other, and `clip` on faces
+    /// averages exactly those 3 crops; the other dev clips stay masked.
+    func testTheSampleFaceIsFoundAndEmbedded() throws {
+        let weights = TestPaths.repoRoot.appendingPathComponent("Tools/.downloads/mtcnn")
+        guard FileManager.default.fileExists(atPath: weights.appendingPathComponent("onet.safetensors").path) else {
+            throw XCTSkip("MTCNN weights are not converted: run Tools/fetch_mtcnn.sh")
+        }
+        let cache = try run(["clip.input=faces", "faces.model=\(weights.path)"], only: ["clip"], label: "clip-face",
+                            splits: [.dev])
+        let f = try FeatureFile(url: cache.appendingPathComponent("faces/dev.h5"))
+        XCTAssertEqual(try f.readStrings("keys"), ["dev/dia0_utt0", "dev/dia0_utt1", "dev/dia0_utt2"])
+        XCTAssertEqual(try f.readInt64s("n_faces"), [3, 0, 0])
+        XCTAssertEqual(Array(try f.readInt64s("frame_valid").prefix(9)), [0, 0, 0, 1, 1, 1, 0, 0, 0])
+        XCTAssertTrue(try f.readFloats("probs").allSatisfy { $0 == 0 || $0 > 0.99 })
+        let c = try FeatureFile(url: cache.appendingPathComponent("clip/dev.h5"))
+        XCTAssertEqual(try c.readInt64s("valid"), [1, 1, 1])
+        XCTAssertEqual(try c.readInt64s("n_valid"), [3, 0, 0])
+        let features = try c.readFloats("features"), width = features.count / 3
+        XCTAssertTrue(features[0..<width].contains { $0 != 0 }, "the face's embedding is all zeros")
+        XCTAssertEqual(Set(features[width...]), [0], "clips without a face must be masked with zeros")
     }
 }
