@@ -1,3 +1,4 @@
+import CModelKernels
 import Foundation
 import Tensor
 
@@ -112,16 +113,23 @@ extension HubertKernels {
         return a >= 87 ? 0 : y * scale
     }
 
+    /// Whether the AVX-512 loops of `CModelKernels` replace the Swift ones (GELU, the folded first conv): the
+    /// CPU has AVX-512F and `HUBERT_NO_AVX512` is not set. Both give bit-identical results (the C loops do the
+    /// same IEEE operations in the same order, 16 lanes wide instead of the portable build's 4).
+    static let avx512 = model_cpu_has_avx512() != 0 && ProcessInfo.processInfo.environment["HUBERT_NO_AVX512"] == nil
+
     /// GELU in place over `count` floats, split across cores.
-    static func applyGELU(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    static func applyGELU(_ p: UnsafeMutablePointer<Float>, count: Int, avx512: Bool = avx512) {
         forEachChunk(count, costPerItem: 40) { range in
+            if avx512 { model_gelu_avx512(p + range.lowerBound, range.count); return }
             for i in range { p[i] = gelu(p[i]) }
         }
     }
 
     /// `x += GELU(y)` elementwise (the positional embedding's activation and residual add in one pass).
-    static func addGELU(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+    static func addGELU(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, avx512: Bool = avx512) {
         forEachChunk(count, costPerItem: 40) { range in
+            if avx512 { model_add_gelu_avx512(x + range.lowerBound, y + range.lowerBound, range.count); return }
             for i in range { x[i] += gelu(y[i]) }
         }
     }
@@ -212,7 +220,7 @@ extension HubertKernels {
     /// The folded first layer on `count` samples at `x`: `y[t, c] = GELU(b'_c + Σ_k w'[k, c] · x[t·s + k])`,
     /// one pass that writes each output once (the GELU is applied while the row is in cache).
     /// - Returns: `[⌊(count − K) / s⌋ + 1, C]`.
-    static func firstConvGELU(_ x: UnsafePointer<Float>, count: Int, _ f: FoldedFirstConv) -> Tensor {
+    static func firstConvGELU(_ x: UnsafePointer<Float>, count: Int, _ f: FoldedFirstConv, avx512: Bool = avx512) -> Tensor {
         let channels = f.bias.count, k = f.kernel, stride = f.stride
         let length = (count - k) / stride + 1
         var out = Tensor(shape: [length, channels], repeating: 0)
@@ -222,6 +230,10 @@ extension HubertKernels {
                 f.bias.withUnsafeBufferPointer { fb in
                     let fw = fw.baseAddress!, fb = fb.baseAddress!
                     forEachChunk(length, costPerItem: channels * (2 * k + 40)) { range in
+                        if avx512 {
+                            model_first_conv_gelu_avx512(x, stride, k, fw, fb, channels, o, range.lowerBound, range.upperBound)
+                            return
+                        }
                         for t in range {
                             let row = o + t * channels, patch = x + t * stride
                             row.update(from: fb, count: channels)

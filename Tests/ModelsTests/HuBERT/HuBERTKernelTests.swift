@@ -66,6 +66,48 @@ final class HuBERTKernelTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1e-5)
     }
 
+    /// The AVX-512 loops of `CModelKernels` give the Swift loops' results bit for bit: GELU in place, the added
+    /// GELU and the folded first conv, on every kind of float (tails past ±4, ±0, subnormals, ±infinity, NaN) and
+    /// on lengths that end in a partial vector.
+    func testAVX512LoopsAreBitIdenticalToSwift() {
+        guard HubertKernels.avx512 else {
+            print("AVX-512 loops not testable here: the CPU has no AVX-512F (or HUBERT_NO_AVX512 is set)")
+            return
+        }
+        var specials: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e-40, -1e-40, .leastNonzeroMagnitude,
+                                 .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 5.656_854, -5.656_854, 6, -6]
+        specials += values(100_000, seed: 7, scale: 12)
+        specials += values(1_000, seed: 8).map { Float(bitPattern: UInt32(truncatingIfNeeded: Int64(($0 + 1) * 2_147_483_648))) }
+        func bits(_ a: [Float]) -> [UInt32] { a.map { $0.isNaN ? 0x7FC0_0000 : $0.bitPattern } }
+        for count in [specials.count, 1, 15, 17, 33] {
+            let input = Array(specials.prefix(count))
+            var swift = input, simd = input
+            swift.withUnsafeMutableBufferPointer { HubertKernels.applyGELU($0.baseAddress!, count: count, avx512: false) }
+            simd.withUnsafeMutableBufferPointer { HubertKernels.applyGELU($0.baseAddress!, count: count, avx512: true) }
+            XCTAssertEqual(bits(simd), bits(swift), "GELU, \(count) values")
+            var base1 = input.reversed().map { $0 * 0.5 }, base2 = base1
+            base1.withUnsafeMutableBufferPointer { b in
+                input.withUnsafeBufferPointer { HubertKernels.addGELU(b.baseAddress!, $0.baseAddress!, count: count, avx512: false) }
+            }
+            base2.withUnsafeMutableBufferPointer { b in
+                input.withUnsafeBufferPointer { HubertKernels.addGELU(b.baseAddress!, $0.baseAddress!, count: count, avx512: true) }
+            }
+            XCTAssertEqual(bits(base2), bits(base1), "added GELU, \(count) values")
+        }
+        for channels in [512, 24, 37] {
+            let (k, stride, n) = (10, 5, 2003)
+            let x = Tensor(shape: [n], values(n, seed: 11))
+            let folded = HubertKernels.foldFirstGroupNorm(
+                x, weight: Tensor(shape: [channels, k], values(channels * k, seed: 12, scale: 0.5)),
+                bias: Tensor(shape: [channels], values(channels, seed: 13)),
+                gamma: Tensor(shape: [channels], values(channels, seed: 14).map { $0 + 1.5 }),
+                beta: Tensor(shape: [channels], values(channels, seed: 15)), eps: 1e-5, stride: stride)
+            let swift = x.withUnsafeBufferPointer { HubertKernels.firstConvGELU($0.baseAddress!, count: n, folded, avx512: false) }
+            let simd = x.withUnsafeBufferPointer { HubertKernels.firstConvGELU($0.baseAddress!, count: n, folded, avx512: true) }
+            XCTAssertEqual(bits(simd.scalars), bits(swift.scalars), "folded first conv, \(channels) channels")
+        }
+    }
+
     /// The strided conv (GEMMs on runs of taps, no copies) against the Tensor module's conv.
     func testStridedConvMatchesConv1d() {
         for (cIn, cOut, k, stride, n, withBias) in [(7, 5, 3, 2, 50, true), (1, 9, 10, 5, 403, false), (16, 16, 2, 2, 33, true),
