@@ -37,15 +37,15 @@ let package = Package(
         .target(name: "CDSPKernels"),
         // Split-bfloat16 products on Intel AMX for the Tensor module's weight products (runtime check).
         .target(name: "CGEMMKernels"),
-        // AVX-512 elementwise loops of HuBERT (GELU, the folded first conv), bit-identical to the Swift ones.
-        .target(name: "CModelKernels"),
+        // AVX-512 elementwise loops of Tensor and HuBERT (GELU, the folded first conv), bit-identical to the Swift ones.
+        .target(name: "CVectorKernels"),
 
         // Swift modules, one per concern.
         .target(name: "MediaIO", dependencies: ["CFFmpeg"]),
         .target(name: "DSP", dependencies: ["CFFTW", "CDSPKernels"]),
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CGEMMKernels"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CGEMMKernels", "CVectorKernels"]),
         .target(name: "Tokenizers"),
-        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "CModelKernels"]),
+        .target(name: "Models", dependencies: ["Tensor", "Tokenizers", "CVectorKernels"]),
         .target(name: "FeatureStore", dependencies: ["CHDF5"]),
         .target(name: "Datasets"),
         .target(

@@ -25,7 +25,10 @@ extension Tensor {
     /// Exact GELU in place: `x · 0.5 · (1 + erf(x / √2))` (PyTorch `gelu`, approximate="none"; BERT and HuBERT).
     /// erf is evaluated branch-free and vectorised (Abramowitz & Stegun 7.1.26): within 3e-7 of the exact
     /// GELU relative to max(1, |x|), which is as close as PyTorch's own float32 kernel gets (≈1e-6 at |x| = 6).
-    public mutating func applyGELU() { apply(GELUKernel.self, cost: 4) }
+    public mutating func applyGELU() {
+        makeUnique()
+        applyGELUKernel(mutableBase, count: count)
+    }
 
     /// Quick GELU in place: `x · sigmoid(1.702 x)` (CLIP's `quick_gelu`).
     public mutating func applyQuickGELU() { apply(QuickGELUKernel.self, cost: 3) }

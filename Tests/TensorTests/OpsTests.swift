@@ -178,6 +178,30 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 GELU of `CVectorKernels` gives the Swift loop's results bit for bit, on every kind of float
+    /// (±0, subnormals, ±infinity, NaN, the clamp at |x/√2| = 4, random bit patterns) and partial vectors.
+    func testAVX512GELUIsBitIdenticalToSwift() {
+        guard VectorKernels.avx512 else {
+            print("AVX-512 GELU not testable here: the CPU has no AVX-512F (or MELD_NO_AVX512 is set)")
+            return
+        }
+        var inputs: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e-40, -1e-40, .leastNonzeroMagnitude,
+                               .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 5.656_854, -5.656_854, 6, -6]
+        inputs += (0...200_000).map { -12 + Float($0) * 0.000_12 }
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<20_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            inputs.append(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 32)))
+        }
+        func bits(_ a: [Float]) -> [UInt32] { a.map { $0.isNaN ? 0x7FC0_0000 : $0.bitPattern } }
+        for count in [inputs.count, 1, 15, 17] {
+            var swift = Array(inputs.prefix(count)), simd = swift
+            swift.withUnsafeMutableBufferPointer { applyGELUKernel($0.baseAddress!, count: count, avx512: false) }
+            simd.withUnsafeMutableBufferPointer { applyGELUKernel($0.baseAddress!, count: count, avx512: true) }
+            XCTAssertEqual(bits(simd), bits(swift), "GELU, \(count) values")
+        }
+    }
+
     func testSoftmax() {
         assertClose(softmax(Tensor(shape: [1, 3], [1, 2, 3])).scalars, [0.090030573, 0.24472847, 0.66524096])
         // Shift invariance, and huge inputs do not overflow (max subtracted).

@@ -1,4 +1,4 @@
-import CModelKernels
+import CVectorKernels
 import Foundation
 import Tensor
 
@@ -113,15 +113,13 @@ extension HubertKernels {
         return a >= 87 ? 0 : y * scale
     }
 
-    /// Whether the AVX-512 loops of `CModelKernels` replace the Swift ones (GELU, the folded first conv): the
-    /// CPU has AVX-512F and `HUBERT_NO_AVX512` is not set. Both give bit-identical results (the C loops do the
-    /// same IEEE operations in the same order, 16 lanes wide instead of the portable build's 4).
-    static let avx512 = model_cpu_has_avx512() != 0 && ProcessInfo.processInfo.environment["HUBERT_NO_AVX512"] == nil
+    /// Whether the AVX-512 loops of `CVectorKernels` replace the Swift ones here (`VectorKernels.avx512`).
+    static let avx512 = VectorKernels.avx512
 
     /// GELU in place over `count` floats, split across cores.
     static func applyGELU(_ p: UnsafeMutablePointer<Float>, count: Int, avx512: Bool = avx512) {
         forEachChunk(count, costPerItem: 40) { range in
-            if avx512 { model_gelu_avx512(p + range.lowerBound, range.count); return }
+            if avx512 { vec_hubert_gelu_avx512(p + range.lowerBound, range.count); return }
             for i in range { p[i] = gelu(p[i]) }
         }
     }
@@ -129,7 +127,7 @@ extension HubertKernels {
     /// `x += GELU(y)` elementwise (the positional embedding's activation and residual add in one pass).
     static func addGELU(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, avx512: Bool = avx512) {
         forEachChunk(count, costPerItem: 40) { range in
-            if avx512 { model_add_gelu_avx512(x + range.lowerBound, y + range.lowerBound, range.count); return }
+            if avx512 { vec_hubert_add_gelu_avx512(x + range.lowerBound, y + range.lowerBound, range.count); return }
             for i in range { x[i] += gelu(y[i]) }
         }
     }
@@ -231,7 +229,7 @@ extension HubertKernels {
                     let fw = fw.baseAddress!, fb = fb.baseAddress!
                     forEachChunk(length, costPerItem: channels * (2 * k + 40)) { range in
                         if avx512 {
-                            model_first_conv_gelu_avx512(x, stride, k, fw, fb, channels, o, range.lowerBound, range.upperBound)
+                            vec_hubert_first_conv_gelu_avx512(x, stride, k, fw, fb, channels, o, range.lowerBound, range.upperBound)
                             return
                         }
                         for t in range {

@@ -66,12 +66,12 @@ final class HuBERTKernelTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1e-5)
     }
 
-    /// The AVX-512 loops of `CModelKernels` give the Swift loops' results bit for bit: GELU in place, the added
+    /// The AVX-512 loops of `CVectorKernels` give the Swift loops' results bit for bit: GELU in place, the added
     /// GELU and the folded first conv, on every kind of float (tails past ±4, ±0, subnormals, ±infinity, NaN) and
     /// on lengths that end in a partial vector.
     func testAVX512LoopsAreBitIdenticalToSwift() {
         guard HubertKernels.avx512 else {
-            print("AVX-512 loops not testable here: the CPU has no AVX-512F (or HUBERT_NO_AVX512 is set)")
+            print("AVX-512 loops not testable here: the CPU has no AVX-512F (or MELD_NO_AVX512 is set)")
             return
         }
         var specials: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e-40, -1e-40, .leastNonzeroMagnitude,
