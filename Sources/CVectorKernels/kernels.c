@@ -80,6 +80,27 @@ AVX512 static inline __m512 tensor_gelu16(__m512 x) {
                          _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_castsi512_ps(erf)));
 }
 
+// CLIPKernels.exp: x clamped to [-87, 88], a degree-7 Taylor polynomial, 2^n through the exponent bits.
+AVX512 static inline __m512 clip_exp(__m512 x) {
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    __m512 xc = clamp(x, -87, 88);
+    __m512 t = _mm512_add_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.4426950408889634f)), magic);
+    __m512i n_bits = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
+    __m512 n = _mm512_sub_ps(t, magic);
+    __m512 r = _mm512_sub_ps(_mm512_sub_ps(xc, _mm512_mul_ps(n, _mm512_set1_ps(0.693145751953125f))),
+                             _mm512_mul_ps(n, _mm512_set1_ps(1.428606765330187045e-6f)));
+    __m512 p = _mm512_set1_ps(1.0f / 5040);
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 720));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 120));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 24));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 6));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
+    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(n_bits, _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
 AVX512 static inline __mmask16 tail(ptrdiff_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
@@ -88,6 +109,15 @@ AVX512 void vec_gelu_avx512(float *p, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i += 16) {
         __mmask16 m = tail(n - i);
         _mm512_mask_storeu_ps(p + i, m, tensor_gelu16(_mm512_maskz_loadu_ps(m, p + i)));
+    }
+}
+
+AVX512 void vec_clip_bias_quick_gelu_avx512(float *row, const float *bias, ptrdiff_t dim) {
+    for (ptrdiff_t j = 0; j < dim; j += 16) {
+        __mmask16 m = tail(dim - j);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, row + j), _mm512_maskz_loadu_ps(m, bias + j));
+        __m512 e = clip_exp(_mm512_mul_ps(_mm512_set1_ps(-1.702f), v));
+        _mm512_mask_storeu_ps(row + j, m, _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
     }
 }
 
@@ -127,6 +157,7 @@ AVX512 void vec_hubert_first_conv_gelu_avx512(const float *x, ptrdiff_t stride, 
 
 int vec_cpu_has_avx512(void) { return 0; }
 void vec_gelu_avx512(float *p, ptrdiff_t n) { (void)p; (void)n; }
+void vec_clip_bias_quick_gelu_avx512(float *row, const float *bias, ptrdiff_t dim) { (void)row; (void)bias; (void)dim; }
 void vec_hubert_gelu_avx512(float *p, ptrdiff_t n) { (void)p; (void)n; }
 void vec_hubert_add_gelu_avx512(float *x, const float *y, ptrdiff_t n) { (void)x; (void)y; (void)n; }
 void vec_hubert_first_conv_gelu_avx512(const float *x, ptrdiff_t stride, ptrdiff_t k, const float *weight,

@@ -3,8 +3,8 @@
 
 #include <stddef.h>
 
-// AVX-512 versions of elementwise inner loops of the Tensor module (Sources/Tensor/Internals/FastMath.swift) and of
-// HuBERT (Sources/Models/HuBERT/HubertKernels.swift), for CPUs that have AVX-512F; the Swift loops (4-wide SSE in
+// AVX-512 versions of elementwise inner loops of the Tensor module (Sources/Tensor/Internals/FastMath.swift), of
+// HuBERT (Sources/Models/HuBERT/HubertKernels.swift) and of CLIP (Sources/Models/CLIP/CLIPKernels.swift), for CPUs that have AVX-512F; the Swift loops (4-wide SSE in
 // the portable build) are the other path. Every kernel performs the
 // same IEEE operations in the same order per value as its Swift counterpart (no FMA contraction, no
 // reassociation, the same NaN behaviour of min and max), so both paths give bit-identical results. Call them only
@@ -16,6 +16,9 @@ int vec_cpu_has_avx512(void);
 /// p[i] = GELUKernel.apply(p[i]) for i < n: the Tensor module's exact-form GELU (`applyGELU`: A&S 7.1.26 erf
 /// with the Cephes-style exponential), used by BERT.
 void vec_gelu_avx512(float *p, ptrdiff_t n);
+
+/// row[j] = v / (1 + CLIPKernels.exp(-1.702·v)), v = row[j] + bias[j], for j < dim: CLIP's bias and quick GELU.
+void vec_clip_bias_quick_gelu_avx512(float *row, const float *bias, ptrdiff_t dim);
 
 /// p[i] = GELU(p[i]) for i < n: HubertKernels.gelu (the rational erf, one division).
 void vec_hubert_gelu_avx512(float *p, ptrdiff_t n);

@@ -1,3 +1,4 @@
+import CVectorKernels
 import Foundation
 import Tensor
 
@@ -134,12 +135,15 @@ enum CLIPKernels {
     }
 
     /// `x[r, j] = act(x[r, j] + bias[j])` in place over `rows` rows of `dim`.
+    /// Quick GELU runs in the AVX-512 loop of `CVectorKernels` where `avx512` (bit-identical).
     static func biasActivation(_ x: UnsafeMutablePointer<Float>, rows: Int, dim: Int, bias: UnsafePointer<Float>,
-                               _ activation: Activation, workers: Int) {
+                               _ activation: Activation, workers: Int, avx512: Bool = VectorKernels.avx512) {
         parallelFor(rows, workers: workers, minChunk: 8) { range in
             for r in range {
                 let row = x + r * dim
                 switch activation {
+                case .quickGELU where avx512:
+                    vec_clip_bias_quick_gelu_avx512(row, bias, dim)
                 case .quickGELU:
                     for j in 0..<dim {
                         let v = row[j] + bias[j]
