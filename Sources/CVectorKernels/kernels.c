@@ -19,22 +19,37 @@ AVX512 static inline __m512 clamp(__m512 v, float lo, float hi) {
     return _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), v));
 }
 
+// a·b + c as two roundings (a multiply, then an add): the Swift `a * b + c` of the polynomials' Horner steps.
+AVX512 static inline __m512 mul_add(__m512 a, __m512 b, float c) {
+    return _mm512_add_ps(_mm512_mul_ps(a, b), _mm512_set1_ps(c));
+}
+
+// a·b − c likewise.
+AVX512 static inline __m512 mul_sub(__m512 a, __m512 b, float c) {
+    return _mm512_sub_ps(_mm512_mul_ps(a, b), _mm512_set1_ps(c));
+}
+
+// y · 2^n with 2^n built in the exponent bits, `Float(bitPattern: UInt32((n + 127) << 23))` in Swift.
+AVX512 static inline __m512 times_pow2(__m512 y, __m512i n) {
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23)));
+}
+
 // HubertKernels.gelu, operation for operation.
 AVX512 static inline __m512 gelu16(__m512 x) {
     __m512 z = clamp(_mm512_mul_ps(x, _mm512_set1_ps(0.7071067811865475f)), -4, 4);
     __m512 u = _mm512_mul_ps(z, z);
     __m512 p = _mm512_set1_ps(2.140770267e-6f);
-    p = _mm512_add_ps(_mm512_mul_ps(p, u), _mm512_set1_ps(2.842173543e-4f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, u), _mm512_set1_ps(3.556430884e-3f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, u), _mm512_set1_ps(5.210066258e-2f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, u), _mm512_set1_ps(1.849616764e-1f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, u), _mm512_set1_ps(1.128379142f));
+    p = mul_add(p, u, 2.842173543e-4f);
+    p = mul_add(p, u, 3.556430884e-3f);
+    p = mul_add(p, u, 5.210066258e-2f);
+    p = mul_add(p, u, 1.849616764e-1f);
+    p = mul_add(p, u, 1.128379142f);
     __m512 q = _mm512_set1_ps(3.900726912e-5f);
-    q = _mm512_add_ps(_mm512_mul_ps(q, u), _mm512_set1_ps(1.119752726e-3f));
-    q = _mm512_add_ps(_mm512_mul_ps(q, u), _mm512_set1_ps(1.454115013e-2f));
-    q = _mm512_add_ps(_mm512_mul_ps(q, u), _mm512_set1_ps(1.119251081e-1f));
-    q = _mm512_add_ps(_mm512_mul_ps(q, u), _mm512_set1_ps(4.972509537e-1f));
-    q = _mm512_add_ps(_mm512_mul_ps(q, u), _mm512_set1_ps(1.0f));
+    q = mul_add(q, u, 1.119752726e-3f);
+    q = mul_add(q, u, 1.454115013e-2f);
+    q = mul_add(q, u, 1.119251081e-1f);
+    q = mul_add(q, u, 4.972509537e-1f);
+    q = mul_add(q, u, 1.0f);
     __m512 erf = clamp(_mm512_div_ps(_mm512_mul_ps(z, p), q), -1, 1);
     return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
 }
@@ -42,21 +57,20 @@ AVX512 static inline __m512 gelu16(__m512 x) {
 // expCore of FastMath.swift: 2^n through the exponent bits times a degree-6 polynomial of the reduced argument.
 AVX512 static inline __m512 exp_core(__m512 x) {
     const __m512 magic = _mm512_set1_ps(12582912.0f);
-    __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.4426950408889634f)), magic);
+    __m512 t = mul_add(x, _mm512_set1_ps(1.4426950408889634f), 12582912.0f);
     __m512i n = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
     __m512 fn = _mm512_sub_ps(t, magic);
     __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(fn, _mm512_set1_ps(0.693359375f)));
     r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(-2.1219444005469058e-4f)));
     __m512 z = _mm512_mul_ps(r, r);
     __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-    y = _mm512_add_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.3981999507e-3f));
-    y = _mm512_add_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(8.3334519073e-3f));
-    y = _mm512_add_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(4.1665795894e-2f));
-    y = _mm512_add_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.6666665459e-1f));
-    y = _mm512_add_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(5.0000001201e-1f));
+    y = mul_add(y, r, 1.3981999507e-3f);
+    y = mul_add(y, r, 8.3334519073e-3f);
+    y = mul_add(y, r, 4.1665795894e-2f);
+    y = mul_add(y, r, 1.6666665459e-1f);
+    y = mul_add(y, r, 5.0000001201e-1f);
     y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(y, z), r), _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(n, _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
+    return times_pow2(y, n);
 }
 
 // GELUKernel of FastMath.swift: x·0.5·(1 + geluErf(x·√½)), geluErf = erfOfMagnitude(min(|x|, 4)) with its sign.
@@ -65,13 +79,12 @@ AVX512 static inline __m512 tensor_gelu16(__m512 x) {
     __m512 v = _mm512_mul_ps(x, _mm512_set1_ps(0.7071067811865475244f));
     __m512 a = _mm512_min_ps(_mm512_set1_ps(4.0f), _mm512_castsi512_ps(_mm512_andnot_si512(sign, _mm512_castps_si512(v))));
     __m512 e = exp_core(_mm512_mul_ps(_mm512_castsi512_ps(_mm512_xor_si512(sign, _mm512_castps_si512(a))), a));
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(0.3275911f), a),
-                                                                  _mm512_set1_ps(1.0f)));
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), mul_add(_mm512_set1_ps(0.3275911f), a, 1.0f));
     __m512 p = _mm512_set1_ps(1.061405429f);
-    p = _mm512_sub_ps(_mm512_mul_ps(p, t), _mm512_set1_ps(1.453152027f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, t), _mm512_set1_ps(1.421413741f));
-    p = _mm512_sub_ps(_mm512_mul_ps(p, t), _mm512_set1_ps(0.284496736f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, t), _mm512_set1_ps(0.254829592f));
+    p = mul_sub(p, t, 1.453152027f);
+    p = mul_add(p, t, 1.421413741f);
+    p = mul_sub(p, t, 0.284496736f);
+    p = mul_add(p, t, 0.254829592f);
     __m512 magnitude = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(_mm512_mul_ps(p, t), e));
     // Float(signOf: v, magnitudeOf: m): m's magnitude bits with v's sign bit.
     __m512i erf = _mm512_or_si512(_mm512_andnot_si512(sign, _mm512_castps_si512(magnitude)),
@@ -84,33 +97,35 @@ AVX512 static inline __m512 tensor_gelu16(__m512 x) {
 AVX512 static inline __m512 clip_exp(__m512 x) {
     const __m512 magic = _mm512_set1_ps(12582912.0f);
     __m512 xc = clamp(x, -87, 88);
-    __m512 t = _mm512_add_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.4426950408889634f)), magic);
+    __m512 t = mul_add(xc, _mm512_set1_ps(1.4426950408889634f), 12582912.0f);
     __m512i n_bits = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_castps_si512(magic));
     __m512 n = _mm512_sub_ps(t, magic);
     __m512 r = _mm512_sub_ps(_mm512_sub_ps(xc, _mm512_mul_ps(n, _mm512_set1_ps(0.693145751953125f))),
                              _mm512_mul_ps(n, _mm512_set1_ps(1.428606765330187045e-6f)));
     __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 720));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 120));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 24));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f / 6));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(0.5f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(1.0f));
-    __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(n_bits, _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+    p = mul_add(p, r, 1.0f / 720);
+    p = mul_add(p, r, 1.0f / 120);
+    p = mul_add(p, r, 1.0f / 24);
+    p = mul_add(p, r, 1.0f / 6);
+    p = mul_add(p, r, 0.5f);
+    p = mul_add(p, r, 1.0f);
+    p = mul_add(p, r, 1.0f);
+    return times_pow2(p, n_bits);
 }
 
 AVX512 static inline __mmask16 tail(ptrdiff_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
 
-AVX512 void vec_gelu_avx512(float *p, ptrdiff_t n) {
+// p[i] = f(p[i]) for i < n, 16 at a time (a partial vector at the end); f is inlined at each use.
+AVX512 static inline __attribute__((always_inline)) void map_in_place(float *p, ptrdiff_t n, __m512 (*f)(__m512)) {
     for (ptrdiff_t i = 0; i < n; i += 16) {
         __mmask16 m = tail(n - i);
-        _mm512_mask_storeu_ps(p + i, m, tensor_gelu16(_mm512_maskz_loadu_ps(m, p + i)));
+        _mm512_mask_storeu_ps(p + i, m, f(_mm512_maskz_loadu_ps(m, p + i)));
     }
 }
+
+AVX512 void vec_gelu_avx512(float *p, ptrdiff_t n) { map_in_place(p, n, tensor_gelu16); }
 
 AVX512 void vec_clip_bias_quick_gelu_avx512(float *row, const float *bias, ptrdiff_t dim) {
     for (ptrdiff_t j = 0; j < dim; j += 16) {
@@ -121,12 +136,7 @@ AVX512 void vec_clip_bias_quick_gelu_avx512(float *row, const float *bias, ptrdi
     }
 }
 
-AVX512 void vec_hubert_gelu_avx512(float *p, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i += 16) {
-        __mmask16 m = tail(n - i);
-        _mm512_mask_storeu_ps(p + i, m, gelu16(_mm512_maskz_loadu_ps(m, p + i)));
-    }
-}
+AVX512 void vec_hubert_gelu_avx512(float *p, ptrdiff_t n) { map_in_place(p, n, gelu16); }
 
 AVX512 void vec_hubert_add_gelu_avx512(float *x, const float *y, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i += 16) {
