@@ -185,20 +185,13 @@ final class OpsTests: XCTestCase {
             print("AVX-512 GELU not testable here: the CPU has no AVX-512F (or MELD_NO_AVX512 is set)")
             return
         }
-        var inputs: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e-40, -1e-40, .leastNonzeroMagnitude,
-                               .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 5.656_854, -5.656_854, 6, -6]
-        inputs += (0...200_000).map { -12 + Float($0) * 0.000_12 }
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for _ in 0..<20_000 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            inputs.append(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 32)))
-        }
-        func bits(_ a: [Float]) -> [UInt32] { a.map { $0.isNaN ? 0x7FC0_0000 : $0.bitPattern } }
+        let inputs = FloatSweep.values(including: [5.656_854, -5.656_854, 6, -6], grid: (-12, 0.000_12, 200_001),
+                                       randomBitPatterns: 20_000, seed: 0x9E37_79B9_7F4A_7C15)
         for count in [inputs.count, 1, 15, 17] {
             var swift = Array(inputs.prefix(count)), simd = swift
             swift.withUnsafeMutableBufferPointer { applyGELUKernel($0.baseAddress!, count: count, avx512: false) }
             simd.withUnsafeMutableBufferPointer { applyGELUKernel($0.baseAddress!, count: count, avx512: true) }
-            XCTAssertEqual(bits(simd), bits(swift), "GELU, \(count) values")
+            XCTAssertEqual(FloatSweep.bits(simd), FloatSweep.bits(swift), "GELU, \(count) values")
         }
     }
 

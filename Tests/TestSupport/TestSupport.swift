@@ -126,3 +126,29 @@ extension TestPaths {
         return found.sorted { $0.path < $1.path }.first
     }
 }
+
+/// Inputs for tests that compare two implementations of a float function bit for bit (a SIMD kernel against its
+/// Swift loop): every kind of float, a grid over the interesting range, and random bit patterns.
+public enum FloatSweep {
+    /// ±0, ±infinity, NaN, subnormals and the largest finite magnitudes.
+    public static let specials: [Float] = [0, -0, .infinity, -.infinity, .nan, .leastNormalMagnitude / 128,
+                                           -.leastNormalMagnitude / 128, .leastNonzeroMagnitude,
+                                           .greatestFiniteMagnitude, -.greatestFiniteMagnitude]
+
+    /// `specials`, then `extra`, then `grid.count` values `from + i·step`, then `randomBitPatterns` floats with
+    /// random bits (deterministic in `seed`).
+    public static func values(including extra: [Float] = [], grid: (from: Float, step: Float, count: Int)? = nil,
+                              randomBitPatterns: Int, seed: UInt64) -> [Float] {
+        var out = specials + extra
+        if let grid { out += (0..<grid.count).map { grid.from + Float($0) * grid.step } }
+        var state = seed
+        for _ in 0..<randomBitPatterns {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            out.append(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 32)))
+        }
+        return out
+    }
+
+    /// The bit patterns of `values`, every NaN as the one quiet NaN (payloads are not compared).
+    public static func bits(_ values: [Float]) -> [UInt32] { values.map { $0.isNaN ? 0x7FC0_0000 : $0.bitPattern } }
+}

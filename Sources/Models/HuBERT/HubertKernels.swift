@@ -113,11 +113,8 @@ extension HubertKernels {
         return a >= 87 ? 0 : y * scale
     }
 
-    /// Whether the AVX-512 loops of `CVectorKernels` replace the Swift ones here (`VectorKernels.avx512`).
-    static let avx512 = VectorKernels.avx512
-
     /// GELU in place over `count` floats, split across cores.
-    static func applyGELU(_ p: UnsafeMutablePointer<Float>, count: Int, avx512: Bool = avx512) {
+    static func applyGELU(_ p: UnsafeMutablePointer<Float>, count: Int, avx512: Bool = VectorKernels.avx512) {
         forEachChunk(count, costPerItem: 40) { range in
             if avx512 { vec_hubert_gelu_avx512(p + range.lowerBound, range.count); return }
             for i in range { p[i] = gelu(p[i]) }
@@ -125,7 +122,7 @@ extension HubertKernels {
     }
 
     /// `x += GELU(y)` elementwise (the positional embedding's activation and residual add in one pass).
-    static func addGELU(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, avx512: Bool = avx512) {
+    static func addGELU(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, avx512: Bool = VectorKernels.avx512) {
         forEachChunk(count, costPerItem: 40) { range in
             if avx512 { vec_hubert_add_gelu_avx512(x + range.lowerBound, y + range.lowerBound, range.count); return }
             for i in range { x[i] += gelu(y[i]) }
@@ -218,7 +215,7 @@ extension HubertKernels {
     /// The folded first layer on `count` samples at `x`: `y[t, c] = GELU(b'_c + Σ_k w'[k, c] · x[t·s + k])`,
     /// one pass that writes each output once (the GELU is applied while the row is in cache).
     /// - Returns: `[⌊(count − K) / s⌋ + 1, C]`.
-    static func firstConvGELU(_ x: UnsafePointer<Float>, count: Int, _ f: FoldedFirstConv, avx512: Bool = avx512) -> Tensor {
+    static func firstConvGELU(_ x: UnsafePointer<Float>, count: Int, _ f: FoldedFirstConv, avx512: Bool = VectorKernels.avx512) -> Tensor {
         let channels = f.bias.count, k = f.kernel, stride = f.stride
         let length = (count - k) / stride + 1
         var out = Tensor(shape: [length, channels], repeating: 0)

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Models
 import Tensor
+import TestSupport
 import XCTest
 
 /// CLIP's raw-pointer kernels where they have two paths.
@@ -13,14 +14,8 @@ final class CLIPKernelTests: XCTestCase {
             print("AVX-512 quick GELU not testable here: the CPU has no AVX-512F (or MELD_NO_AVX512 is set)")
             return
         }
-        var values: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e-40, -1e-40, 51.1, -51.1, 51.7, -51.7, 60, -60]
-        values += (0...120_000).map { -70 + Float($0) * 0.001_2 }
-        var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        for _ in 0..<20_000 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            values.append(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 32)))
-        }
-        func bits(_ a: [Float]) -> [UInt32] { a.map { $0.isNaN ? 0x7FC0_0000 : $0.bitPattern } }
+        let values = FloatSweep.values(including: [51.1, -51.1, 51.7, -51.7, 60, -60], grid: (-70, 0.001_2, 120_001),
+                                       randomBitPatterns: 20_000, seed: 0x2545_F491_4F6C_DD1D)
         for dim in [37, 768, 3072] {
             let rows = values.count / dim
             let input = Array(values.prefix(rows * dim))
@@ -36,7 +31,7 @@ final class CLIPKernelTests: XCTestCase {
                                                workers: 2, avx512: true)
                 }
             }
-            XCTAssertEqual(bits(simd), bits(swift), "rows of \(dim)")
+            XCTAssertEqual(FloatSweep.bits(simd), FloatSweep.bits(swift), "rows of \(dim)")
         }
     }
 }

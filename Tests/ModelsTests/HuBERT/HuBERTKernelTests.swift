@@ -70,21 +70,18 @@ final class HuBERTKernelTests: XCTestCase {
     /// GELU and the folded first conv, on every kind of float (tails past ±4, ±0, subnormals, ±infinity, NaN) and
     /// on lengths that end in a partial vector.
     func testAVX512LoopsAreBitIdenticalToSwift() {
-        guard HubertKernels.avx512 else {
+        guard VectorKernels.avx512 else {
             print("AVX-512 loops not testable here: the CPU has no AVX-512F (or MELD_NO_AVX512 is set)")
             return
         }
-        var specials: [Float] = [0, -0, .infinity, -.infinity, .nan, 1e-40, -1e-40, .leastNonzeroMagnitude,
-                                 .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 5.656_854, -5.656_854, 6, -6]
-        specials += values(100_000, seed: 7, scale: 12)
-        specials += values(1_000, seed: 8).map { Float(bitPattern: UInt32(truncatingIfNeeded: Int64(($0 + 1) * 2_147_483_648))) }
-        func bits(_ a: [Float]) -> [UInt32] { a.map { $0.isNaN ? 0x7FC0_0000 : $0.bitPattern } }
+        let specials = FloatSweep.values(including: [5.656_854, -5.656_854, 6, -6] + values(100_000, seed: 7, scale: 12),
+                                         randomBitPatterns: 1_000, seed: 8)
         for count in [specials.count, 1, 15, 17, 33] {
             let input = Array(specials.prefix(count))
             var swift = input, simd = input
             swift.withUnsafeMutableBufferPointer { HubertKernels.applyGELU($0.baseAddress!, count: count, avx512: false) }
             simd.withUnsafeMutableBufferPointer { HubertKernels.applyGELU($0.baseAddress!, count: count, avx512: true) }
-            XCTAssertEqual(bits(simd), bits(swift), "GELU, \(count) values")
+            XCTAssertEqual(FloatSweep.bits(simd), FloatSweep.bits(swift), "GELU, \(count) values")
             var base1 = input.reversed().map { $0 * 0.5 }, base2 = base1
             base1.withUnsafeMutableBufferPointer { b in
                 input.withUnsafeBufferPointer { HubertKernels.addGELU(b.baseAddress!, $0.baseAddress!, count: count, avx512: false) }
@@ -92,7 +89,7 @@ final class HuBERTKernelTests: XCTestCase {
             base2.withUnsafeMutableBufferPointer { b in
                 input.withUnsafeBufferPointer { HubertKernels.addGELU(b.baseAddress!, $0.baseAddress!, count: count, avx512: true) }
             }
-            XCTAssertEqual(bits(base2), bits(base1), "added GELU, \(count) values")
+            XCTAssertEqual(FloatSweep.bits(base2), FloatSweep.bits(base1), "added GELU, \(count) values")
         }
         for channels in [512, 24, 37] {
             let (k, stride, n) = (10, 5, 2003)
@@ -104,7 +101,7 @@ final class HuBERTKernelTests: XCTestCase {
                 beta: Tensor(shape: [channels], values(channels, seed: 15)), eps: 1e-5, stride: stride)
             let swift = x.withUnsafeBufferPointer { HubertKernels.firstConvGELU($0.baseAddress!, count: n, folded, avx512: false) }
             let simd = x.withUnsafeBufferPointer { HubertKernels.firstConvGELU($0.baseAddress!, count: n, folded, avx512: true) }
-            XCTAssertEqual(bits(simd.scalars), bits(swift.scalars), "folded first conv, \(channels) channels")
+            XCTAssertEqual(FloatSweep.bits(simd.scalars), FloatSweep.bits(swift.scalars), "folded first conv, \(channels) channels")
         }
     }
 
